@@ -1,0 +1,72 @@
+# stowage: `make` builds build/stowage; `make demo` and `make check` first
+# install whatever is missing (scripts/setup.sh), as the README says.
+CC ?= cc
+PKGS := libcurl libcrypto jansson zlib libzstd
+BUILD ?= build
+SANITIZE ?=
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	  -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -include lib/banned.h \
+	  -Iinclude -Ilib $(PKG_CFLAGS) -MMD -MP
+LDLIBS += $(PKG_LIBS) -lpthread
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC := $(wildcard lib/*.c)
+CLI_SRC := $(wildcard src/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all setup demo check check-unit check-e2e bench clean fixtures
+all: $(BUILD)/stowage
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libstowage.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/stowage: $(CLI_OBJ) $(BUILD)/libstowage.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libstowage.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libstowage.a $(LDLIBS)
+
+setup:
+	@bash scripts/setup.sh
+
+fixtures: setup
+	@bash tests/fixtures/build.sh
+
+# The quick start: builds the fd tool image for amd64 and arm64, exports
+# both to an OCI layout and shows what is in them.
+demo: setup
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
+
+# Every test: unit tests and end-to-end tests, with the optimised build and
+# with AddressSanitizer + UndefinedBehaviorSanitizer.
+check: setup
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" all \
+		$(UNIT_BIN:$(BUILD)/%=build/san/%)
+	@bash tests/run.sh
+
+bench: setup
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,34 @@
+/*
+ * Delivering an image: layers are synthesised from the store while being
+ * written, hashed on the fly, and a copy whose content no longer matches
+ * the recorded digests fails without leaving a partial destination.
+ * Destinations use skopeo's transport names:
+ *   oci:DIR[:TAG]                 OCI image layout (created or updated)
+ *   oci-archive:FILE[:TAG]        the same layout as a tar file
+ *   docker-archive:FILE[:NAME:TAG] `docker load` / `podman load` input
+ *   -                             docker-archive on out_fd (stdout)
+ */
+#ifndef STOWAGE_COPY_H
+#define STOWAGE_COPY_H
+
+#include "stowage/image.h"
+
+struct stw_copy_options {
+	int jobs;   /* parallel layer writers for oci:; <= 0: one per core */
+	int out_fd; /* where "-" writes */
+};
+
+struct stw_copy_stats {
+	size_t blobs_written;
+	size_t blobs_present; /* already in an OCI layout */
+	uint64_t bytes_written;
+	char manifest_digest[72];
+};
+
+int stw_copy(const struct stw_image *img, const char *dest, const struct stw_copy_options *opts,
+	     struct stw_copy_stats *stats);
+
+/* The OCI manifest of an image, exactly as pushed or written (caller frees). */
+int stw_image_manifest(char **out, const struct stw_image *img);
+
+#endif

@@ -1,0 +1,77 @@
+#include "digest.h"
+#include "error.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+int sha256_init(struct sha256 *h)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		h->ctx = NULL;
+		return stw_error("cannot initialise sha256");
+	}
+	h->ctx = ctx;
+	return 0;
+}
+
+int sha256_update(struct sha256 *h, const void *data, size_t len)
+{
+	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1)
+		return stw_error("sha256 update failed");
+	return 0;
+}
+
+static void hex_encode(char *out, const unsigned char *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = 0;
+}
+
+int sha256_final(struct sha256 *h, char out[STW_DIGEST_LEN + 1])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+
+	if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32 ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		return stw_error("sha256 final failed");
+	memcpy(out, "sha256:", 7);
+	hex_encode(out + 7, md, 32);
+	return 0;
+}
+
+void sha256_release(struct sha256 *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
+int sha256_digest(char out[STW_DIGEST_LEN + 1], const void *data, size_t len)
+{
+	struct sha256 h;
+	int ret;
+
+	if (sha256_init(&h) < 0)
+		return -1;
+	ret = sha256_update(&h, data, len);
+	if (!ret)
+		ret = sha256_final(&h, out);
+	sha256_release(&h);
+	return ret;
+}
+
+int digest_is_valid(const char *s)
+{
+	if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != STW_DIGEST_LEN)
+		return 0;
+	for (const char *p = s + 7; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return 1;
+}

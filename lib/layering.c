@@ -1,0 +1,213 @@
+#include "layering.h"
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int stw_strategy_parse(enum stw_strategy *out, const char *name)
+{
+	if (!strcmp(name, "size"))
+		*out = STW_STRATEGY_SIZE;
+	else if (!strcmp(name, "popularity"))
+		*out = STW_STRATEGY_POPULARITY;
+	else
+		return stw_error("unknown layering strategy '%s' (expected size or popularity)", name);
+	return 0;
+}
+
+void layer_plan_release(struct layer_plan *p)
+{
+	for (size_t i = 0; i < p->count; i++)
+		free(p->groups[i]);
+	free(p->groups);
+	free(p->group_len);
+	memset(p, 0, sizeof(*p));
+}
+
+static int plan_alloc(struct layer_plan *p, size_t count)
+{
+	p->groups = calloc(count ? count : 1, sizeof(*p->groups));
+	p->group_len = calloc(count ? count : 1, sizeof(*p->group_len));
+	if (!p->groups || !p->group_len)
+		return stw_error("out of memory");
+	p->count = count;
+	return 0;
+}
+
+static int group_set(struct layer_plan *p, size_t g, const size_t *nodes, size_t len)
+{
+	p->groups[g] = malloc((len ? len : 1) * sizeof(size_t));
+	if (!p->groups[g])
+		return stw_error("out of memory");
+	memcpy(p->groups[g], nodes, len * sizeof(size_t));
+	p->group_len[g] = len;
+	return 0;
+}
+
+static int plan_popularity(struct layer_plan *p, const size_t *order, size_t n, size_t max)
+{
+	size_t own = n <= max ? n : max - 1;
+
+	if (plan_alloc(p, n <= max ? n : max) < 0)
+		return -1;
+	for (size_t i = 0; i < own; i++)
+		if (group_set(p, i, &order[i], 1) < 0)
+			return -1;
+	if (n > max && group_set(p, own, &order[own], n - own) < 0)
+		return -1;
+	return 0;
+}
+
+struct size_rank {
+	size_t node;
+	size_t rank; /* position in popularity order */
+	uint64_t size;
+	int root;
+};
+
+static int compare_standalone(const void *pa, const void *pb)
+{
+	const struct size_rank *a = pa, *b = pb;
+	if (a->root != b->root)
+		return a->root ? -1 : 1;
+	if (a->size != b->size)
+		return a->size > b->size ? -1 : 1;
+	return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+/* Groups needed to pack the non-standalone paths (in popularity order)
+ * into layers of at most cap bytes. */
+static size_t count_groups(const size_t *order, size_t n, const unsigned char *alone,
+			   const uint64_t *size, uint64_t cap)
+{
+	size_t groups = 0;
+	uint64_t fill = 0;
+	int open = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t v = order[i];
+		if (alone[v])
+			continue;
+		if (!open || fill + size[v] > cap) {
+			groups++;
+			fill = 0;
+			open = 1;
+		}
+		fill += size[v];
+	}
+	return groups;
+}
+
+static int plan_size(struct layer_plan *p, const struct stw_graph *g, const unsigned char *include,
+		     const size_t *order, size_t n, size_t max)
+{
+	size_t nodes = stw_graph_count(g);
+	struct size_rank *by_size = malloc((n ? n : 1) * sizeof(*by_size));
+	unsigned char *alone = calloc(nodes ? nodes : 1, 1);
+	unsigned char *referenced = calloc(nodes ? nodes : 1, 1);
+	uint64_t *size = calloc(nodes ? nodes : 1, sizeof(uint64_t));
+	size_t *members = malloc((n ? n : 1) * sizeof(size_t));
+	size_t standalone = 0, groups = 0, layer = 0;
+	uint64_t cap = 0, total = 0;
+	int ret = -1;
+
+	if (!by_size || !alone || !referenced || !size || !members) {
+		stw_error("out of memory");
+		goto out;
+	}
+	for (size_t v = 0; v < nodes; v++)
+		for (size_t k = 0; (!include || include[v]) && k < stw_graph_reference_count(g, v); k++)
+			referenced[stw_graph_reference(g, v, k)] = 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t v = order[i];
+		size[v] = stw_graph_nar_size(g, v);
+		total += size[v];
+		by_size[i] = (struct size_rank){ v, i, size[v], !referenced[v] };
+	}
+	qsort(by_size, n, sizeof(*by_size), compare_standalone);
+	/* The most standalone layers for which the rest still fits. */
+	for (standalone = n <= max ? n : max - 1;; standalone--) {
+		memset(alone, 0, nodes);
+		for (size_t i = 0; i < standalone; i++)
+			alone[by_size[i].node] = 1;
+		cap = standalone ? by_size[standalone - 1].size : total;
+		if (cap == 0)
+			cap = 1;
+		groups = count_groups(order, n, alone, size, cap);
+		if (standalone + groups <= max || standalone == 0)
+			break;
+	}
+	if (standalone == 0)
+		cap = total ? total : 1; /* one layer holds everything */
+	if (plan_alloc(p, standalone + count_groups(order, n, alone, size, cap)) < 0)
+		goto out;
+	/* Emit layers in popularity order: a standalone path where it ranks,
+	 * a group where its most popular member ranks. Groups are runs of
+	 * the non-standalone paths in that same order. */
+	for (size_t i = 0; i < n; i++) {
+		size_t v = order[i], len = 0;
+		uint64_t fill = 0;
+		if (alone[v] == 1) {
+			if (group_set(p, layer++, &v, 1) < 0)
+				goto out;
+			continue;
+		}
+		if (alone[v] == 2)
+			continue; /* already placed in an earlier group */
+		for (size_t j = i; j < n; j++) {
+			size_t w = order[j];
+			if (alone[w])
+				continue;
+			if (len && fill + size[w] > cap)
+				break;
+			members[len++] = w;
+			fill += size[w];
+			alone[w] = 2;
+		}
+		if (group_set(p, layer++, members, len) < 0)
+			goto out;
+	}
+	p->count = layer;
+	ret = 0;
+out:
+	free(by_size);
+	free(alone);
+	free(referenced);
+	free(size);
+	free(members);
+	return ret;
+}
+
+int layer_plan_make(struct layer_plan *p, const struct stw_graph *g, const unsigned char *include,
+		    enum stw_strategy strategy, size_t max_layers)
+{
+	size_t n = stw_graph_count(g), kept = 0;
+	size_t *order = malloc((n ? n : 1) * sizeof(size_t));
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (!order)
+		return stw_error("out of memory");
+	if (popularity_order(order, g) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!include || include[order[i]])
+			order[kept++] = order[i];
+	if (kept == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (max_layers < 1) {
+		stw_error("no layer left for %zu store paths: raise --max-layers", kept);
+		goto out;
+	}
+	if (strategy == STW_STRATEGY_POPULARITY)
+		ret = plan_popularity(p, order, kept, max_layers);
+	else
+		ret = plan_size(p, g, include, order, kept, max_layers);
+out:
+	free(order);
+	if (ret < 0)
+		layer_plan_release(p);
+	return ret;
+}

@@ -1,0 +1,63 @@
+#include "manifest.h"
+#include "stowage/copy.h"
+#include "error.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+int stw_image_manifest(char **out, const struct stw_image *img)
+{
+	json_t *layers = json_array(), *m;
+
+	*out = NULL;
+	if (!img->has_config)
+		return stw_error("a layer JSON has no config, so it has no manifest: use stowage build");
+	for (size_t i = 0; layers && i < img->layer_count; i++) {
+		const struct stw_layer *l = &img->layers[i];
+		json_array_append_new(layers, json_pack("{s:s,s:s,s:I}", "mediaType",
+							stw_layer_media_type(l->compression), "digest",
+							l->digest, "size", (json_int_t)l->size));
+	}
+	m = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:o}", "schemaVersion", 2, "mediaType", OCI_MANIFEST_TYPE,
+		      "config", "mediaType", OCI_CONFIG_TYPE, "digest", img->config_digest, "size",
+		      (json_int_t)strlen(img->config_json), "layers", layers);
+	if (m)
+		*out = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(m);
+	return *out ? 0 : stw_error("out of memory");
+}
+
+int docker_archive_manifest(char **out, const struct stw_image *img, const char *repo_tag)
+{
+	json_t *layers = json_array(), *tags = json_array(), *m;
+	char name[96];
+
+	*out = NULL;
+	for (size_t i = 0; layers && i < img->layer_count; i++) {
+		snprintf(name, sizeof(name), "%s/layer.tar", img->layers[i].diff_id + 7);
+		json_array_append_new(layers, json_string(name));
+	}
+	if (repo_tag && tags)
+		json_array_append_new(tags, json_string(repo_tag));
+	snprintf(name, sizeof(name), "%s.json", img->config_digest + 7);
+	m = json_pack("[{s:s,s:o,s:o}]", "Config", name, "RepoTags", tags, "Layers", layers);
+	if (m)
+		*out = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	return *out ? 0 : stw_error("out of memory");
+}
+
+int reference_split(char **name, char **tag, const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(slash ? slash : ref, ':');
+
+	*name = colon ? strndup(ref, (size_t)(colon - ref)) : strdup(ref);
+	*tag = colon ? strdup(colon + 1) : NULL;
+	if (!*name || (colon && !*tag))
+		return stw_error("out of memory");
+	if (!**name || (*tag && !**tag))
+		return stw_error("invalid image reference '%s'", ref);
+	return 0;
+}

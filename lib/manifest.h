@@ -1,0 +1,19 @@
+/* Manifests derived from an image: the OCI manifest (the bytes whose
+ * digest names the image), docker-archive's manifest.json, and the
+ * repository:tag references they carry. */
+#ifndef STW_LIB_MANIFEST_H
+#define STW_LIB_MANIFEST_H
+
+#include "stowage/image.h"
+
+#define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define OCI_INDEX_TYPE "application/vnd.oci.image.index.v1+json"
+#define OCI_CONFIG_TYPE "application/vnd.oci.image.config.v1+json"
+
+/* docker-archive's manifest.json for img, tagged repo_tag (may be NULL). */
+int docker_archive_manifest(char **out, const struct stw_image *img, const char *repo_tag);
+
+/* Splits "NAME:TAG" (NAME may hold a registry port); *tag NULL if absent. */
+int reference_split(char **name, char **tag, const char *ref);
+
+#endif

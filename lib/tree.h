@@ -1,0 +1,51 @@
+/*
+ * Collecting the entries of one layer: every tree of the layer walked
+ * (never following symlinks), placed at its tar path (rewrites applied),
+ * permission rules applied, missing parent directories added as 0755 root
+ * directories, sorted bytewise by tar path and merged where two trees hold
+ * the same directory. Only metadata is read here, never file contents.
+ * A struct tree owns its entries and their strings.
+ */
+#ifndef STW_LIB_TREE_H
+#define STW_LIB_TREE_H
+
+#include "tar_header.h"
+#include "stowage/image.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tree_entry {
+	char *tar_path; /* "nix/store/...-foo/bin/x": no leading or trailing '/' */
+	char *source;   /* absolute source path; NULL for synthesised parents */
+	char *link;     /* symlink target */
+	enum tar_type type;
+	unsigned mode;
+	uint64_t uid, gid;
+	uint64_t size;
+	unsigned devmajor, devminor;
+	dev_t dev;
+	ino_t ino;
+	int64_t mtime_ns, ctime_ns; /* for the digest cache's key only */
+	size_t order; /* insertion order: keeps sorting stable */
+};
+
+struct tree {
+	struct tree_entry *entries;
+	size_t count, cap;
+};
+
+void tree_init(struct tree *t);
+void tree_release(struct tree *t);
+
+/* Collects and sorts the entries of every path of layer. */
+int tree_collect(struct tree *t, const struct stw_layer *layer);
+
+/* The tar header for an entry. */
+void tree_entry_header(const struct tree_entry *e, struct tar_header *h);
+
+/* Normalises a placed path: strips leading '/', drops "." and empty
+ * components, rejects "..". The result is written to out (caller frees). */
+int tar_path_normalise(char **out, const char *path);
+
+#endif
