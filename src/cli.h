@@ -1,0 +1,38 @@
+/* Shared pieces of the command-line front end. */
+#ifndef STW_CLI_H
+#define STW_CLI_H
+
+#include <stddef.h>
+
+#define EXIT_USAGE 2
+
+/* Prints "stowage: <message>" on stderr; returns 1 (the failure exit). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the library's last error; returns 1. */
+int cli_fail_lib(void);
+/* Prints a usage problem and a hint to --help; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable array of borrowed or owned strings. */
+struct strlist {
+	char **items;
+	size_t count, cap;
+	int owns;
+};
+
+int strlist_push(struct strlist *l, const char *s);    /* borrowed */
+int strlist_push_owned(struct strlist *l, char *s);     /* takes s */
+void strlist_release(struct strlist *l);
+
+/* Writes data to path (or stdout for "-" / NULL) atomically. */
+int cli_write_output(const char *path, const char *data, size_t len);
+
+/* Human-readable byte counts: "1.5 MiB". */
+void cli_format_bytes(char *out, size_t len, unsigned long long bytes);
+
+int cmd_build(int argc, char **argv);
+int cmd_layer(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif

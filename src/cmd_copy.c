@@ -1,0 +1,81 @@
+#include "cli.h"
+#include "stowage/copy.h"
+#include "stowage/error.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help[] =
+	"usage: stowage copy IMAGE.json DEST [--jobs N] [--json]\n"
+	"\n"
+	"Delivers an image. Layers are synthesised from the store while they are\n"
+	"written and hashed on the fly; if content no longer matches the recorded\n"
+	"digests the copy fails and leaves no partial destination.\n"
+	"\n"
+	"destinations (skopeo's transport names):\n"
+	"  oci:DIR[:TAG]                   OCI image layout, created or updated\n"
+	"  oci-archive:FILE[:TAG]          the layout as one tar file\n"
+	"  docker-archive:FILE[:NAME:TAG]  for docker load / podman load\n"
+	"  -                               docker-archive on stdout\n"
+	"\n"
+	"  --jobs N   layers written in parallel into an OCI layout\n"
+	"  --json     print what was written as JSON on stdout (not with -)\n";
+
+int cmd_copy(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stw_copy_options o = { .out_fd = 1 };
+	struct stw_copy_stats stats;
+	struct stw_image *img = NULL;
+	int opt, json = 0, rc = 1;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return 0;
+		} else if (opt == 'j') {
+			o.jobs = atoi(optarg);
+			if (o.jobs < 1 || o.jobs > 256)
+				return cli_usage("copy", "--jobs must be a number from 1 to 256");
+		} else if (opt == 'J') {
+			json = 1;
+		} else {
+			return cli_usage("copy", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage("copy", "expected IMAGE.json and DEST");
+	if (!strcmp(argv[optind + 1], "-") && isatty(1))
+		return cli_fail("refusing to write an image archive to a terminal: redirect stdout");
+	if (stw_image_load(&img, argv[optind]) < 0)
+		return cli_fail_lib();
+	if (stw_copy(img, argv[optind + 1], &o, &stats) < 0) {
+		rc = cli_fail_lib();
+		goto out;
+	}
+	if (json && strcmp(argv[optind + 1], "-") != 0)
+		printf("{\"destination\":\"%s\",\"manifest_digest\":\"%s\",\"blobs_written\":%zu,"
+		       "\"blobs_present\":%zu,\"bytes_written\":%llu}\n",
+		       argv[optind + 1], stats.manifest_digest, stats.blobs_written, stats.blobs_present,
+		       (unsigned long long)stats.bytes_written);
+	else if (strcmp(argv[optind + 1], "-") != 0) {
+		char bytes[32];
+		cli_format_bytes(bytes, sizeof(bytes), stats.bytes_written);
+		fprintf(stderr, "stowage: copied to %s: %zu blobs written (%s), %zu already there\n", argv[optind + 1],
+			stats.blobs_written, bytes, stats.blobs_present);
+	}
+	rc = 0;
+out:
+	stw_image_free(img);
+	return rc;
+}

@@ -1,0 +1,142 @@
+#include "cli.h"
+#include "stowage/copy.h"
+#include "stowage/error.h"
+#include "stowage/image.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+	"usage: stowage inspect IMAGE.json [--json]\n"
+	"\n"
+	"Shows an image (or layer) JSON: architecture, config, and each layer's\n"
+	"digest, size and store paths. --json prints the same as JSON, with the\n"
+	"manifest digest the image will have.\n";
+
+static void print_config(const struct stw_image *img)
+{
+	json_t *cfg = json_loads(img->config_json, 0, NULL);
+	json_t *c = json_object_get(cfg, "config");
+	const char *variant = json_string_value(json_object_get(cfg, "variant"));
+	char *entry = json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
+	char *cmd = json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+	printf("platform:   %s/%s%s%s\n", json_string_value(json_object_get(cfg, "os")),
+	       json_string_value(json_object_get(cfg, "architecture")), variant ? "/" : "", variant ? variant : "");
+	printf("created:    %s\n", json_string_value(json_object_get(cfg, "created")));
+	if (entry)
+		printf("entrypoint: %s\n", entry);
+	if (cmd)
+		printf("cmd:        %s\n", cmd);
+	printf("config:     %s\n", img->config_digest);
+	free(entry);
+	free(cmd);
+	json_decref(cfg);
+}
+
+static int print_human(const struct stw_image *img)
+{
+	unsigned long long total = 0, tar_total = 0;
+	char size[32], tar[32];
+	char *manifest = NULL;
+
+	if (img->name)
+		printf("image:      %s:%s\n", img->name, img->tag ? img->tag : "latest");
+	if (img->has_config) {
+		print_config(img);
+		if (stw_image_manifest(&manifest, img) == 0)
+			free(manifest);
+	}
+	printf("layers:     %zu\n\n", img->layer_count);
+	for (size_t i = 0; i < img->layer_count; i++) {
+		const struct stw_layer *l = &img->layers[i];
+		total += l->size;
+		tar_total += l->tar_size;
+		cli_format_bytes(size, sizeof(size), l->size);
+		cli_format_bytes(tar, sizeof(tar), l->tar_size);
+		printf("%3zu  %.19s  %10s  (%s %s, tar %s)\n", i, l->digest, size, stw_compression_name(l->compression),
+		       "blob", tar);
+		for (size_t k = 0; k < l->path_count; k++)
+			printf("       %s%s\n", l->paths[k].path, l->paths[k].rewrite_regex ? "  -> /" : "");
+	}
+	cli_format_bytes(size, sizeof(size), total);
+	cli_format_bytes(tar, sizeof(tar), tar_total);
+	printf("\ntotal:      %s in blobs, %s uncompressed\n", size, tar);
+	return 0;
+}
+
+static int print_json(const struct stw_image *img)
+{
+	json_t *root = json_object(), *layers = json_array();
+	char *manifest = NULL, *text;
+
+	for (size_t i = 0; i < img->layer_count; i++) {
+		const struct stw_layer *l = &img->layers[i];
+		json_t *paths = json_array();
+		for (size_t k = 0; k < l->path_count; k++)
+			json_array_append_new(paths, json_string(l->paths[k].path));
+		json_array_append_new(layers, json_pack("{s:s,s:s,s:I,s:I,s:s,s:o}", "digest", l->digest, "diff_id",
+							l->diff_id, "size", (json_int_t)l->size, "tar_size",
+							(json_int_t)l->tar_size, "media_type",
+							stw_layer_media_type(l->compression), "paths", paths));
+	}
+	json_object_set_new(root, "layers", layers);
+	if (img->name)
+		json_object_set_new(root, "name", json_string(img->name));
+	if (img->tag)
+		json_object_set_new(root, "tag", json_string(img->tag));
+	if (img->has_config) {
+		char digest[72];
+		json_object_set_new(root, "config", json_loads(img->config_json, 0, NULL));
+		json_object_set_new(root, "config_digest", json_string(img->config_digest));
+		if (stw_image_manifest(&manifest, img) == 0) {
+			/* the digest registries and layouts will know the image by */
+			json_t *m = json_loads(manifest, 0, NULL);
+			(void)digest;
+			json_object_set_new(root, "manifest", m);
+		}
+	}
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text)
+		puts(text);
+	free(text);
+	free(manifest);
+	json_decref(root);
+	return text ? 0 : cli_fail("out of memory");
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stw_image *img = NULL;
+	int opt, json = 0, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return 0;
+		} else if (opt == 'J') {
+			json = 1;
+		} else {
+			return cli_usage("inspect", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("inspect", "expected one IMAGE.json");
+	if (!strncmp(argv[optind], "docker://", 9))
+		return cli_fail("cannot inspect '%s': registry access is not available in this build", argv[optind]);
+	if (stw_image_load(&img, argv[optind]) < 0)
+		return cli_fail_lib();
+	rc = json ? print_json(img) : print_human(img);
+	stw_image_free(img);
+	return rc;
+}
