@@ -1,0 +1,117 @@
+/*
+ * A tiny unit-test harness. A test is `TEST(name) { CHECK(...); }`; main
+ * lists them: `return run_tests(TESTS(ENTRY(a), ENTRY(b)));`. A failed check
+ * prints its file:line and ends that test (longjmp: what it allocated leaks,
+ * which only matters once something is already wrong). Output is TAP-ish:
+ * "ok N - name" / "not ok N - name", then "N passed, N failed"; the exit
+ * status is 1 when any test failed. scratch_dir() gives the running test an
+ * empty directory, removed (with what is in it) when the test ends.
+ */
+#ifndef STW_TEST_HARNESS_H
+#define STW_TEST_HARNESS_H
+
+#include "stowage/error.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct test_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define TEST(name) static void test_##name(void)
+#define ENTRY(name) { #name, test_##name }
+#define TESTS(...) (const struct test_case[]){ __VA_ARGS__ }, \
+	sizeof((const struct test_case[]){ __VA_ARGS__ }) / sizeof(struct test_case)
+
+static jmp_buf test_abort;
+static char test_scratch[4096];
+
+static inline void test_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+static inline void test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	printf("#   %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	longjmp(test_abort, 1);
+}
+
+#define CHECK(cond) \
+	do { if (!(cond)) test_fail(__FILE__, __LINE__, "check failed: %s", #cond); } while (0)
+#define CHECK_EQ_INT(a, b) do { \
+	long long a_ = (long long)(a), b_ = (long long)(b); \
+	if (a_ != b_) test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
+} while (0)
+#define CHECK_EQ_STR(a, b) do { \
+	const char *a_ = (a), *b_ = (b); \
+	if (!a_ || !b_ || strcmp(a_, b_)) \
+		test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, \
+			  a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+} while (0)
+/* For a call returning 0 on success and recording stw_error_last(). */
+#define CHECK_OK(call) do { \
+	if ((call) != 0) test_fail(__FILE__, __LINE__, "%s failed: %s", #call, stw_error_last()); \
+} while (0)
+/* A call that must fail with a message containing `substring`. */
+#define CHECK_FAILS(call, substring) do { \
+	if ((call) == 0) test_fail(__FILE__, __LINE__, "%s succeeded", #call); \
+	if (!strstr(stw_error_last(), (substring))) \
+		test_fail(__FILE__, __LINE__, "%s: message \"%s\" lacks \"%s\"", #call, \
+			  stw_error_last(), (substring)); \
+} while (0)
+
+static inline int scratch_remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	chmod(path, 0700); /* a read-only directory from a test must still go */
+	return remove(path);
+}
+
+/* The running test's scratch directory (created on first use). */
+static inline const char *scratch_dir(void)
+{
+	if (!test_scratch[0]) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(test_scratch, sizeof(test_scratch), "%s/stowage-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(test_scratch))
+			test_fail(__FILE__, __LINE__, "cannot create a scratch directory");
+	}
+	return test_scratch;
+}
+
+static inline int run_tests(const struct test_case *tests, size_t count)
+{
+	volatile size_t passed = 0, failed = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < count; i++) {
+		int ok = 0;
+		if (!setjmp(test_abort)) {
+			tests[i].fn();
+			ok = 1;
+		}
+		if (test_scratch[0])
+			nftw(test_scratch, scratch_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		test_scratch[0] = 0;
+		printf("%sok %zu - %s\n", ok ? "" : "not ", i + 1, tests[i].name);
+		if (ok)
+			passed++;
+		else
+			failed++;
+	}
+	printf("%zu passed, %zu failed\n", (size_t)passed, (size_t)failed);
+	return failed ? 1 : 0;
+}
+
+#endif
