@@ -25,6 +25,8 @@ struct build {
 	const char *store_dir;
 	struct stw_image *img;
 	size_t first_new; /* layers before this index came from --layer */
+	size_t *todo;     /* indices of layers whose digests must be computed */
+	size_t todo_count;
 	atomic_size_t computed, cached;
 	atomic_uint_fast64_t bytes_hashed;
 };
@@ -71,8 +73,40 @@ static struct stw_layer *image_push_layer(struct stw_image *img)
 	return &v[img->layer_count++];
 }
 
-/* Lower layers in order, each digest once; records the store paths they
- * hold so the new layers leave them out. */
+static int todo_push(struct build *b, size_t index)
+{
+	size_t *v = realloc(b->todo, (b->todo_count + 1) * sizeof(*v));
+	if (!v)
+		return stw_error("out of memory");
+	b->todo = v;
+	b->todo[b->todo_count++] = index;
+	return 0;
+}
+
+/* Drops the store paths an earlier lower layer already holds. Returns the
+ * number of paths dropped. */
+static size_t drop_held_paths(struct stw_layer *l, const struct strmap *held)
+{
+	size_t kept = 0, ignored;
+	for (size_t k = 0; k < l->path_count; k++) {
+		struct stw_layer_path *p = &l->paths[k];
+		if (!p->rewrite_regex && strmap_get(held, p->path, &ignored)) {
+			free(p->path);
+			free(p->rewrite_repl);
+			continue;
+		}
+		l->paths[kept++] = *p;
+	}
+	ignored = l->path_count - kept;
+	l->path_count = kept;
+	return ignored;
+}
+
+/* Lower layers in order, each digest once. Siblings are deduplicated too:
+ * a later layer holding store paths an earlier one already holds is
+ * rebuilt without them (or left out when nothing remains), so no path is
+ * in the image twice. Records the store paths they hold so the new layers
+ * leave them out. */
 static int add_lower_layers(struct build *b, struct strmap *held, struct strmap *seen)
 {
 	for (size_t i = 0; i < b->opts->lower_count; i++) {
@@ -83,11 +117,20 @@ static int add_lower_layers(struct build *b, struct strmap *held, struct strmap 
 			size_t ignored;
 			if (strmap_get(seen, src->digest, &ignored))
 				continue;
+			if (strmap_put(seen, src->digest, 0) < 0)
+				return -1;
 			dst = image_push_layer(b->img);
 			if (!dst || layer_copy(dst, src) < 0)
 				return -1;
-			if (strmap_put(seen, src->digest, 0) < 0)
-				return -1;
+			if (drop_held_paths(dst, held)) {
+				if (!dst->path_count) {
+					stw_layer_release(dst);
+					b->img->layer_count--;
+					continue;
+				}
+				if (todo_push(b, b->img->layer_count - 1) < 0)
+					return -1;
+			}
 			for (size_t k = 0; k < dst->path_count; k++)
 				if (!dst->paths[k].rewrite_regex && strmap_put(held, dst->paths[k].path, 0) < 0)
 					return -1;
@@ -223,7 +266,7 @@ static int add_root_layer(struct build *b)
 static int compute_layer(void *ctx, size_t index)
 {
 	struct build *b = ctx;
-	struct stw_layer *l = &b->img->layers[b->first_new + index];
+	struct stw_layer *l = &b->img->layers[b->todo[index]];
 	struct layer_digests d;
 	char key[72];
 	const char *cache = b->opts->cache_dir;
@@ -286,7 +329,10 @@ int stw_build(struct stw_image **out, const struct stw_build_options *o, struct 
 	atomic_init(&b.computed, 0);
 	atomic_init(&b.cached, 0);
 	atomic_init(&b.bytes_hashed, 0);
-	if (pool_run(b.img->layer_count - b.first_new, o->jobs, compute_layer, &b) < 0)
+	for (size_t i = b.first_new; i < b.img->layer_count; i++)
+		if (todo_push(&b, i) < 0)
+			goto out;
+	if (pool_run(b.todo_count, o->jobs, compute_layer, &b) < 0)
 		goto out;
 	if (o->config && oci_config_build(b.img, o->config) < 0)
 		goto out;
@@ -300,6 +346,7 @@ int stw_build(struct stw_image **out, const struct stw_build_options *o, struct 
 	ret = 0;
 out:
 	stw_image_free(b.img);
+	free(b.todo);
 	stw_graph_free(graph);
 	strmap_release(&held);
 	strmap_release(&seen);

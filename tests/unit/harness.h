@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,13 +91,27 @@ static inline const char *scratch_dir(void)
 	return test_scratch;
 }
 
+/* Creates a file holding data with exactly this mode (umask aside). */
+static inline void make_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len || close(fd) < 0 || chmod(path, mode) < 0)
+		test_fail(__FILE__, __LINE__, "cannot create '%s'", path);
+}
+
+static inline void make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, 0700) < 0 || chmod(path, mode) < 0)
+		test_fail(__FILE__, __LINE__, "cannot create directory '%s'", path);
+}
+
 static inline int run_tests(const struct test_case *tests, size_t count)
 {
 	volatile size_t passed = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < count; i++) {
-		int ok = 0;
+		volatile int ok = 0;
 		if (!setjmp(test_abort)) {
 			tests[i].fn();
 			ok = 1;
