@@ -294,7 +294,7 @@ static int parse_text(struct stw_graph *g, char *data, size_t len)
 				break;
 			}
 			count = strtoul(count_text, &stop, 10);
-			if (*stop || stop == count_text) {
+			if (*stop || stop == count_text || count_text[strspn(count_text, "0123456789")]) {
 				ret = stw_error("bad reference count '%s' for '%s'", count_text, line);
 				break;
 			}
@@ -345,6 +345,10 @@ int stw_graph_parse(struct stw_graph **out, const char *data, size_t len, const 
 		if (parse_json(g, root) < 0)
 			goto out;
 	} else if (parse_text(g, (char *)data, len) < 0) {
+		goto out;
+	}
+	if (g->count == 0) {
+		stw_error("the graph lists no paths");
 		goto out;
 	}
 	if (stw_graph_check_acyclic(g) < 0)

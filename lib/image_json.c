@@ -209,8 +209,11 @@ static int parse_perm(struct stw_perm_rule *r, json_t *o, const char *what)
 	if (!json_is_object(o) || get_string(&r->regex, o, "regex", what, 1) < 0)
 		return stw_error("%s: a permission rule needs a 'regex'", what);
 	if (mode) {
-		char *end;
-		long m = json_is_string(mode) ? strtol(json_string_value(mode), &end, 8) : -1;
+		/* octal digits only: strtol alone takes "" as 0 and skips
+		 * blanks and a sign */
+		const char *text = json_is_string(mode) ? json_string_value(mode) : "";
+		char *end = NULL;
+		long m = *text && !text[strspn(text, "01234567")] ? strtol(text, &end, 8) : -1;
 		if (m < 0 || m > 07777 || *end)
 			return stw_error("%s: permission mode must be an octal string like \"0755\"", what);
 		r->mode = (int)m;

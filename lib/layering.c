@@ -98,6 +98,37 @@ static size_t count_groups(const size_t *order, size_t n, const unsigned char *a
 	return groups;
 }
 
+/* The smallest cap with which the non-standalone paths fit in `budget`
+ * groups (count_groups only falls as the cap grows). -1 if they cannot. */
+static int smallest_cap(uint64_t *cap, const size_t *order, size_t n, const unsigned char *alone,
+			const uint64_t *size, size_t budget)
+{
+	uint64_t lo = 1, hi = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (alone[order[i]])
+			continue;
+		hi += size[order[i]];
+		if (size[order[i]] > lo)
+			lo = size[order[i]];
+	}
+	if (hi == 0) { /* nothing (or only empty paths) left to group */
+		*cap = 1;
+		return count_groups(order, n, alone, size, 1) <= budget ? 0 : -1;
+	}
+	if (count_groups(order, n, alone, size, hi) > budget)
+		return -1;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (count_groups(order, n, alone, size, mid) <= budget)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*cap = lo;
+	return 0;
+}
+
 static int plan_size(struct layer_plan *p, const struct stw_graph *g, const unsigned char *include,
 		     const size_t *order, size_t n, size_t max)
 {
@@ -125,21 +156,29 @@ static int plan_size(struct layer_plan *p, const struct stw_graph *g, const unsi
 		by_size[i] = (struct size_rank){ v, i, size[v], !referenced[v] };
 	}
 	qsort(by_size, n, sizeof(*by_size), compare_standalone);
-	/* The most standalone layers for which the rest still fits. */
+	/* From the most standalone layers down: the remaining paths are packed
+	 * with the smallest cap that fits the layers left, and the choice is
+	 * taken once that cap is no larger than the smallest layer chosen for
+	 * its size. Roots are not that bound: a tiny root (a wrapper script)
+	 * must not force the groups to be tiny and too many. */
 	for (standalone = n <= max ? n : max - 1;; standalone--) {
+		uint64_t limit = UINT64_MAX;
 		memset(alone, 0, nodes);
-		for (size_t i = 0; i < standalone; i++)
+		for (size_t i = 0; i < standalone; i++) {
 			alone[by_size[i].node] = 1;
-		cap = standalone ? by_size[standalone - 1].size : total;
-		if (cap == 0)
-			cap = 1;
-		groups = count_groups(order, n, alone, size, cap);
-		if (standalone + groups <= max || standalone == 0)
+			if (!by_size[i].root)
+				limit = by_size[i].size;
+		}
+		if (smallest_cap(&cap, order, n, alone, size, max - standalone) == 0 &&
+		    (cap <= limit || limit == UINT64_MAX))
 			break;
+		if (standalone == 0) { /* max is 1: one layer holds everything */
+			cap = total ? total : 1;
+			break;
+		}
 	}
-	if (standalone == 0)
-		cap = total ? total : 1; /* one layer holds everything */
-	if (plan_alloc(p, standalone + count_groups(order, n, alone, size, cap)) < 0)
+	groups = count_groups(order, n, alone, size, cap);
+	if (plan_alloc(p, standalone + groups) < 0)
 		goto out;
 	/* Emit layers in popularity order: a standalone path where it ranks,
 	 * a group where its most popular member ranks. Groups are runs of

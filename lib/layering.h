@@ -10,9 +10,11 @@
  *   exactly as dockerTools and nix2container do.
  * size (default): closure roots first, then paths by size, get layers of
  *   their own; the remaining small paths are packed, in popularity order,
- *   into groups no larger than the smallest standalone layer. So there is
- *   never a catch-all layer: a change to one path re-uploads either that
- *   path's own layer or a group no larger than any standalone layer.
+ *   into as many groups as the budget leaves, each as small as that allows
+ *   and no larger than the smallest layer chosen for its size. So there is
+ *   no catch-all layer (unless --max-layers leaves room for only one): a
+ *   change to one path re-uploads that path's own layer or a group no
+ *   larger than any path that got a layer for its size.
  */
 #ifndef STW_LIB_LAYERING_H
 #define STW_LIB_LAYERING_H

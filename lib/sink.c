@@ -121,7 +121,7 @@ static int limit_finish(struct sink *s)
 	if (l->bytes != l->limit)
 		return stw_error("%s is smaller than recorded (%llu of %llu bytes): rebuild the image", l->what,
 				 (unsigned long long)l->bytes, (unsigned long long)l->limit);
-	return sink_finish(s->next);
+	return 0; /* the stream goes on after this member: next is not finished */
 }
 
 void limit_sink_init(struct limit_sink *l, uint64_t limit, const char *what, struct sink *next)

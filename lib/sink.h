@@ -56,8 +56,9 @@ int write_all(int fd, const void *data, size_t len);
 
 
 
-/* Passes at most `limit` bytes on; more is an error naming `what`. Used
- * when a size was promised up front (an archive member's header). */
+/* Passes at most `limit` bytes on; more is an error naming `what`, and so
+ * is less at finish. Used when a size was promised up front (an archive
+ * member's header); finishing it does not finish next, which goes on. */
 struct limit_sink {
 	struct sink base;
 	uint64_t limit, bytes;

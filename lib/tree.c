@@ -316,14 +316,20 @@ static int compare_entries(const void *a, const void *b)
  * synthesised parent) is one entry; anything else is a conflict. */
 static int merge_duplicate(struct tree_entry *kept, struct tree_entry *dup)
 {
-	if (!kept->source) { /* synthesised parent: the real one wins */
-		struct tree_entry tmp = *kept;
-		*kept = *dup;
-		*dup = tmp;
+	if (!kept->source || !dup->source) {
+		/* a synthesised parent: the real directory wins; anything else
+		 * would leave the paths below it under a file or a symlink */
+		const struct tree_entry *real = kept->source ? kept : dup;
+		if (real->source && real->type != TAR_DIR)
+			return stw_error("conflicting entries for '/%s': '%s' and a directory above another tree",
+					 real->tar_path, real->source);
+		if (!kept->source) {
+			struct tree_entry tmp = *kept;
+			*kept = *dup;
+			*dup = tmp;
+		}
 		return 0;
 	}
-	if (!dup->source)
-		return 0;
 	if (kept->type == TAR_DIR && dup->type == TAR_DIR)
 		return 0;
 	if (kept->dev == dup->dev && kept->ino == dup->ino)

@@ -1,9 +1,10 @@
 /*
  * A tiny unit-test harness. A test is `TEST(name) { CHECK(...); }`; main
  * lists them: `return run_tests(TESTS(ENTRY(a), ENTRY(b)));`. A failed check
- * prints its file:line and ends that test (longjmp: what it allocated leaks,
+ * records its file:line and ends that test (longjmp: what it allocated leaks,
  * which only matters once something is already wrong). Output is TAP-ish:
- * "ok N - name" / "not ok N - name", then "N passed, N failed"; the exit
+ * "ok N - name" / "not ok N - name" with diagnostics ("#   file:line: ...",
+ * test_note()) under it, then "N passed, N failed"; the exit
  * status is 1 when any test failed. scratch_dir() gives the running test an
  * empty directory, removed (with what is in it) when the test ends.
  */
@@ -34,17 +35,58 @@ struct test_case {
 
 static jmp_buf test_abort;
 static char test_scratch[4096];
+/* Diagnostics printed under the test's result line: the failed check
+ * first, then test_note()s. Each line starts with '#', so no text can pass
+ * for a result; what does not fit is dropped. */
+struct test_text {
+	char text[8192];
+	size_t len;
+};
+static struct test_text test_failure, test_notes;
+
+static inline void test_text_put(struct test_text *t, const char *s, size_t len)
+{
+	if (t->len + len + 2 <= sizeof(t->text)) {
+		memcpy(t->text + t->len, s, len);
+		t->len += len;
+	}
+}
+
+static inline void test_text_add(struct test_text *t, const char *text)
+{
+	test_text_put(t, "#   ", 4);
+	for (const char *p = text; *p; p++)
+		test_text_put(t, *p == '\n' ? "\n#   " : p, *p == '\n' ? 5 : 1);
+	if (t->len + 2 <= sizeof(t->text)) {
+		t->text[t->len++] = '\n';
+		t->text[t->len] = 0;
+	}
+}
+
+static inline void test_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void test_note(const char *fmt, ...)
+{
+	char text[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	test_text_add(&test_notes, text);
+}
 
 static inline void test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 static inline void test_fail(const char *file, int line, const char *fmt, ...)
 {
+	char text[8192];
+	int n = snprintf(text, sizeof(text), "%s:%d: ", file, line);
 	va_list ap;
-	printf("#   %s:%d: ", file, line);
+
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
 	va_end(ap);
-	printf("\n");
+	test_text_add(&test_failure, text);
 	longjmp(test_abort, 1);
 }
 
@@ -119,7 +161,10 @@ static inline int run_tests(const struct test_case *tests, size_t count)
 		if (test_scratch[0])
 			nftw(test_scratch, scratch_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 		test_scratch[0] = 0;
-		printf("%sok %zu - %s\n", ok ? "" : "not ", i + 1, tests[i].name);
+		printf("%sok %zu - %s\n%s%s", ok ? "" : "not ", i + 1, tests[i].name, test_failure.text,
+		       test_notes.text);
+		test_failure.len = test_notes.len = 0;
+		test_failure.text[0] = test_notes.text[0] = 0;
 		if (ok)
 			passed++;
 		else

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# stowage build on a large closure: cold (per compression), warm (digest
+# cache), peak RSS, against openssl sha256 measured in the same run on the
+# same bytes. Prints a table and writes bench/RESULTS.md. See bench/README.md.
+#
+#   bash bench/run.sh            # or: make bench
+#
+# Environment:
+#   SCALE=100    size of the closure in percent (bench/large-closure.nix); a
+#                scale other than 100 writes build/bench/RESULTS-s<SCALE>.md
+#   RUNS=5       timed runs per measurement (median reported), 3..20
+#   STOWAGE=build/stowage
+#   LIMIT=900    seconds any one measurement (all its runs) may take
+set -euo pipefail
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+scale=${SCALE:-100}
+runs=${RUNS:-5}
+limit=${LIMIT:-900}
+stowage=${STOWAGE:-build/stowage}
+[[ $scale =~ ^[1-9][0-9]*$ ]] || die "SCALE must be a positive integer (percent), not '$scale'"
+[[ $runs =~ ^[0-9]+$ ]] || die "RUNS must be a number, not '$runs'"
+((runs < 3)) && runs=3
+((runs > 20)) && runs=20
+if [ "$scale" = 100 ]; then
+  link=build/bench/large results=bench/RESULTS.md
+else
+  link=build/bench/large-s$scale results=build/bench/RESULTS-s$scale.md
+fi
+[ -x "$stowage" ] || die "$stowage not found (run make)"
+for t in nix-build nix-store nix openssl jq timeout awk find xargs; do
+  command -v "$t" >/dev/null || die "$t not found (run make setup)"
+done
+# Tools only the benchmark uses: installed from apt when missing, nothing else.
+need_apt() {
+  say "installing $1 (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 install -y "$1" >/dev/null ||
+    die "cannot install $1"
+}
+command -v hyperfine >/dev/null || need_apt hyperfine
+[ -x /usr/bin/time ] || need_apt time
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/stowage-bench.XXXXXX")
+stream_dir=
+cleanup() { rm -rf "$tmp" ${stream_dir:+"$stream_dir"}; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the closure ------------------------------------------------------------
+mkdir -p build/bench
+say "building the large closure (scale $scale) -> $link"
+t0=$(date +%s.%N)
+timeout 600 nix-build bench/large-closure.nix --argstr scale "$scale" -j auto -o "$link" \
+  >"$tmp/nix-build.out" 2>"$tmp/nix-build.err" || { tail -n 20 "$tmp/nix-build.err" >&2; die "nix-build failed"; }
+t1=$(date +%s.%N)
+top=$(readlink -f "$link")
+nix-store -qR "$top" >"$tmp/paths"
+npaths=$(wc -l <"$tmp/paths")
+# one NUL-separated list of the regular files, in a fixed order
+xargs -a "$tmp/paths" -d '\n' -I{} find {} -type f -print0 | sort -z >"$tmp/files"
+nfiles=$(tr -cd '\0' <"$tmp/files" | wc -c)
+nlinks=$(xargs -a "$tmp/paths" -d '\n' -I{} find {} -type l | wc -l)
+file_bytes=$(xargs -0 -a "$tmp/files" stat -c %s | awk '{ s += $1 } END { printf "%.0f", s }')
+say "closure: $npaths store paths, $nfiles files, $nlinks symlinks, $file_bytes bytes of file content"
+
+# --- machine ------------------------------------------------------------------
+ncpu=$(nproc)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+shani=$(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- lib src include 2>/dev/null || rev="$rev + uncommitted changes in lib/ src/ include/"
+
+# --- helpers ------------------------------------------------------------------
+# measure NAME [hyperfine options...] -- COMMAND: RUNS timed runs, results in
+# $tmp/NAME.json (hyperfine's export; .results[0].median in seconds).
+measure() {
+  local name=$1; shift
+  say "measuring $name ($runs runs)"
+  timeout "$limit" hyperfine --runs "$runs" --style basic --export-json "$tmp/$name.json" "$@" \
+    >"$tmp/$name.out" 2>&1 || { tail -n 20 "$tmp/$name.out" >&2; die "measurement '$name' failed or took over ${limit}s"; }
+}
+median() { jq -r '.results[0].median' "$tmp/$1.json"; }
+spread() { jq -r '.results[0] | "\(.min|.*1000|round/1000)-\(.max|.*1000|round/1000)"' "$tmp/$1.json"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+out=$tmp/out
+mkdir -p "$out"
+build() { echo "$stowage" build "$top" --arch amd64 -o "$out/image.json" "$@"; }
+
+# One extra run of a build under /usr/bin/time -v: its --json summary and peak
+# RSS (KiB) land in $tmp/NAME.summary and $tmp/NAME.rss.
+summary() {
+  local name=$1; shift
+  timeout "$limit" /usr/bin/time -v -o "$tmp/$name.time" $(build "$@") --json >"$tmp/$name.summary" ||
+    die "stowage build $* failed"
+  awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/$name.time" >"$tmp/$name.rss"
+  awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { print u, s }' "$tmp/$name.time" >"$tmp/$name.cpu"
+}
+field() { jq -r ".$2" "$tmp/$1.summary"; }
+
+# --- page cache ----------------------------------------------------------------
+# Every number below is with the closure in the page cache: disk is not measured.
+say "warming the page cache (cat over every file)"
+xargs -0 -a "$tmp/files" cat >/dev/null
+
+# --- reference: openssl sha256 ----------------------------------------------------
+# speed: openssl's own loop over 16 KiB blocks (CPU only, one core), and the
+# same with one process per core.
+say "openssl speed sha256 (1 and $ncpu processes)"
+speed1=$(timeout 120 openssl speed -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
+  awk '$1 == "sha256" { sub(/k$/, "", $NF); printf "%.0f", $NF * 1000 }')
+speedn=$(timeout 120 openssl speed -multi "$ncpu" -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
+  awk '$1 == "sha256" { sub(/k$/, "", $NF); printf "%.0f", $NF * 1000 }')
+[ -n "$speed1" ] && [ -n "$speedn" ] || die "cannot parse openssl speed output"
+
+# single stream: the closure's file bytes concatenated into one file on tmpfs,
+# hashed by one openssl dgst.
+stream_base=/dev/shm
+need_kb=$((file_bytes / 1024 + 65536))
+if [ ! -d "$stream_base" ] || [ "$(df -Pk "$stream_base" | awk 'NR == 2 { print $4 }')" -lt "$need_kb" ]; then
+  stream_base=${TMPDIR:-/tmp}
+fi
+stream_dir=$(mktemp -d "$stream_base/stowage-bench-stream.XXXXXX")
+xargs -0 -a "$tmp/files" cat >"$stream_dir/stream"
+measure ref_stream -N -- "openssl dgst -sha256 $stream_dir/stream"
+rm -rf "$stream_dir"; stream_dir=
+
+# tar-free equivalent: walk the closure, read every file, one sha256 stream.
+measure ref_files -- "find $(tr '\n' ' ' <"$tmp/paths") -type f -print0 | xargs -0 cat | openssl dgst -sha256"
+
+# --- stowage: cold builds ---------------------------------------------------------
+for c in none gzip zstd; do
+  measure "cold_$c" -N -- "$(build --no-cache --compression "$c")"
+  summary "cold_$c" --no-cache --compression "$c"
+  [ "$(field "cold_$c" layers_cached)" = 0 ] || die "cold build read the cache"
+done
+tar_bytes=$(field cold_none bytes_hashed)
+layers=$(field cold_none layers)
+
+# --- stowage: warm rebuilds (digest cache populated, same inputs) ---------------------
+nix path-info --json -r "$top" >"$tmp/graph.json"
+for c in none gzip; do
+  cache=$tmp/cache-$c
+  $(build --cache-dir "$cache" --compression "$c") 2>/dev/null || die "populating the cache failed"
+  measure "warm_$c" -N -- "$(build --cache-dir "$cache" --compression "$c")"
+  summary "warm_$c" --cache-dir "$cache" --compression "$c"
+  [ "$(field "warm_$c" layers_computed)" = 0 ] || die "warm build ($c) computed layers"
+done
+# the same without the `nix path-info` call: the closure comes as a graph file
+gbuild() { echo "$stowage" build --graph "$tmp/graph.json" --arch amd64 -o "$out/image.json" "$@"; }
+measure warm_gzip_graph -N -- "$(gbuild --cache-dir "$tmp/cache-gzip" --compression gzip)"
+timeout 60 $(gbuild --cache-dir "$tmp/cache-gzip" --compression gzip) --json >"$tmp/warm_gzip_graph.summary"
+[ "$(field warm_gzip_graph layers_computed)" = 0 ] || die "warm build (--graph) computed layers"
+measure nix_path_info -N -- "nix path-info --json -r $top"
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# hyperfine's warnings (outliers, ...) go into the results
+warnings=$(cd "$tmp" && grep -H -i 'warning' ./*.out 2>/dev/null | sed 's|^\./\(.*\)\.out:|\1: |' || true)
+
+# --- figures ------------------------------------------------------------------
+MiB=1048576
+tp() { calc "%.0f" "$1 / $(median "$2") / $MiB"; }   # BYTES NAME -> MiB/s
+stream_tp=$(calc "%.6f" "$file_bytes / $(median ref_stream)")
+ideal=$(calc "%.6f" "$ncpu * $stream_tp")
+cold_tp=$(calc "%.6f" "$tar_bytes / $(median cold_none)")
+ratio_ideal=$(calc "%.2f" "$cold_tp / $ideal")
+ratio_speed=$(calc "%.2f" "$cold_tp / $speedn")
+read -r cold_user cold_sys <"$tmp/cold_none.cpu"
+# CPU seconds one sha256 pass over the tar bytes costs at openssl speed
+one_pass=$(calc "%.6f" "$tar_bytes / $speed1")
+passes=$(calc "%.2f" "$cold_user / $one_pass")
+rss() { calc "%.0f" "$(cat "$tmp/$1.rss") / 1024"; }
+blob() { calc "%.1f" "100 * $(field "$1" size) / $tar_bytes"; }
+pct() { calc "%.1f" "100 * $(median "$1") / $(median "$2")"; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+fmt() { calc "%.3f" "$(median "$1")"; }
+
+table() {
+  row "measurement" "median s" "min-max s" "throughput MiB/s" "notes"
+  row "---" "---:" "---:" "---:" "---"
+  row "openssl speed sha256, 1 process (16 KiB blocks)" "" "" "$(calc "%.0f" "$speed1 / $MiB")" "CPU only"
+  row "openssl speed sha256, $ncpu processes" "" "" "$(calc "%.0f" "$speedn / $MiB")" "$(calc "%.2f" "$speedn / $speed1") x one process"
+  row "openssl dgst -sha256, one file (tmpfs)" "$(fmt ref_stream)" "$(spread ref_stream)" "$(tp "$file_bytes" ref_stream)" "single-stream reference S"
+  row "find \| xargs cat \| openssl dgst -sha256" "$(fmt ref_files)" "$(spread ref_files)" "$(tp "$file_bytes" ref_files)" "tar-free equivalent, one stream"
+  row "**stowage cold, --compression none**" "**$(fmt cold_none)**" "$(spread cold_none)" "**$(tp "$tar_bytes" cold_none)**" "**$ratio_ideal x nproc x S**, $ratio_speed x openssl speed ($ncpu processes); peak RSS $(rss cold_none) MiB"
+  row "stowage cold, --compression gzip" "$(fmt cold_gzip)" "$(spread cold_gzip)" "$(tp "$tar_bytes" cold_gzip)" "$(calc "%.1f" "$(median cold_gzip) / $(median cold_none)") x none; blobs $(blob cold_gzip)% of tar; peak RSS $(rss cold_gzip) MiB"
+  row "stowage cold, --compression zstd" "$(fmt cold_zstd)" "$(spread cold_zstd)" "$(tp "$tar_bytes" cold_zstd)" "$(calc "%.1f" "$(median cold_zstd) / $(median cold_none)") x none; blobs $(blob cold_zstd)% of tar; peak RSS $(rss cold_zstd) MiB"
+  row "**stowage warm, none**" "**$(fmt warm_none)**" "$(spread warm_none)" "" "**warm/cold $(pct warm_none cold_none)%** (target <= 2%); peak RSS $(rss warm_none) MiB"
+  row "stowage warm, gzip" "$(fmt warm_gzip)" "$(spread warm_gzip)" "" "warm/cold $(pct warm_gzip cold_gzip)%"
+  row "stowage warm, gzip, --graph FILE" "$(fmt warm_gzip_graph)" "$(spread warm_gzip_graph)" "" "no nix call; warm/cold(none) $(pct warm_gzip_graph cold_none)%, warm/cold(gzip) $(pct warm_gzip_graph cold_gzip)%"
+  row "nix path-info --json -r (inside warm builds)" "$(fmt nix_path_info)" "$(spread nix_path_info)" "" "$(pct nix_path_info warm_none)% of warm none"
+}
+
+table >"$tmp/table.md"
+{
+  echo
+  echo "closure: $npaths store paths, $nfiles files, $nlinks symlinks, $(calc "%.0f" "$file_bytes / $MiB") MiB of files; image: $layers layers, $(calc "%.0f" "$tar_bytes / $MiB") MiB of uncompressed tar"
+  echo
+  cat "$tmp/table.md"
+  echo
+  echo "stowage cold (none) = $(calc "%.0f" "$cold_tp / $MiB") MiB/s of tar; nproc x S = $ncpu x $(calc "%.0f" "$stream_tp / $MiB") = $(calc "%.0f" "$ideal / $MiB") MiB/s; ratio $ratio_ideal"
+  echo "cold (none) CPU: user $cold_user s + sys $cold_sys s; user = $passes x one sha256 pass over the tar at openssl speed"
+} >&2
+
+{
+  cat <<EOF
+# Benchmark results: stowage build on a large closure
+
+Written by \`bench/run.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC')); every number comes from that one run.
+Medians of $runs runs (hyperfine); min-max beside them.
+
+## Machine and tools
+
+- CPU: $cpu, \`nproc\` = $ncpu, SHA extensions (sha_ni): $shani
+- memory: $mem; kernel $(uname -r)
+- $("$stowage" --version) (\`$stowage\`, tree at $rev)
+- $(openssl version)
+- $(nix --version)
+- $(hyperfine --version)
+
+## Input
+
+\`bench/large-closure.nix\` at scale $scale: $npaths store paths, $nfiles regular files,
+$nlinks symlinks, $file_bytes bytes of file content (nix-build in this run:
+$(calc "%.0f" "$t1 - $t0") s; it has nothing to do once the closure is in the store). Image: $layers layers (default layering), $tar_bytes bytes of
+uncompressed layer tar (\`bytes_hashed\` of the cold \`--json\` summary).
+
+All runs with the closure in the page cache (one \`cat\` over every file first):
+disk speed is not measured. Outputs go to a temporary directory.
+
+## Results
+
+$(cat "$tmp/table.md")
+
+- Cold throughput = uncompressed tar bytes / median time: $(calc "%.0f" "$cold_tp / $MiB") MiB/s.
+  Reference nproc x S = $ncpu x $(calc "%.0f" "$stream_tp / $MiB") MiB/s = $(calc "%.0f" "$ideal / $MiB") MiB/s
+  (S: one \`openssl dgst -sha256\` over the same bytes as one file): **ratio $ratio_ideal**;
+  against \`openssl speed -multi $ncpu\` (CPU only, no reading): $ratio_speed.
+- CPU time of one cold build (none): user $cold_user s + system $cold_sys s. The user time is
+  $passes x what one sha256 pass over the tar bytes costs at openssl speed ($(calc "%.2f" "$one_pass") s).
+- Cold: \`$(build --no-cache --compression C | sed "s|$tmp|TMP|g")\`.
+- Warm: the same with \`--cache-dir TMP/cache-C\` after one build that filled it
+  (every layer from the cache, 0 bytes hashed). The \`--graph\` row reads the
+  closure from \`nix path-info --json -r\` output saved beforehand.
+- Peak RSS: "Maximum resident set size" from \`/usr/bin/time -v\`, one extra run each.
+- Load average (1, 5, 15 min) at the start: $load_before; after: $load_after.
+  Other work on the machine shows up as a wide min-max.
+$(if [ -n "$warnings" ]; then echo "- hyperfine warnings:"; echo "$warnings" | sed 's/^/  - /'; fi)
+
+## Commands
+
+    make bench                       # = make all, then bash bench/run.sh
+    SCALE=10 RUNS=3 bash bench/run.sh  # ~100 MiB closure; writes build/bench/RESULTS-s10.md
+EOF
+} >"$results"
+say "wrote $results"

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Hostile inputs: each gives either a clear one-line error naming the input
+# (non-zero exit), or correct output checked with independent readers.
+. "$(dirname "$0")/lib.sh"
+cd "$SCRATCH" || exit 1
+F=$FIX/amd64
+D=$SCRATCH/trees   # plain temp dirs stand in for store paths (tar paths drop the leading /)
+T=${D#/}
+mkdir -p "$D"
+
+build() { "$STOWAGE" build --arch amd64 --cache-dir "$CACHE" "$@"; }
+is() { same "$(tar_field "$1" "$2" "$3")" "$4"; }   # is TAR PATH FIELD VALUE
+lists() { tar -tvf "$1" | grep -qF -- "$2" || { echo "tar -tvf $1 does not list '$2'" >&2; return 1; }; }
+# in_listing LISTING MODE SIZE PATH: a `tar -tv` listing shows PATH with this mode string and
+# size (or major,minor); listed_as TAR MODE SIZE PATH: the same for tar -tvf TAR
+in_listing() { awk -v m="$2" -v s="$3" -v p="$4" '$1 == m && $3 == s && $NF == p { f = 1 } END { exit !f }' "$1"; }
+listed_as() { in_listing <(tar -tvf "$1") "${@:2}"; }
+
+# --- closure inputs that do not exist or do not add up ---
+expect_error "store path argument that does not exist" /nix/store/00000000000000000000000000000000-missing \
+	build /nix/store/00000000000000000000000000000000-missing -o x.json
+mkdir -p "$D/a" "$D/b" && echo a >"$D/a/f" && echo b >"$D/b/f"
+expect_error "plain dir as a store path argument" "$D/a" build "$D/a" -o x.json
+expect_usage_error "no closure input at all" "nothing" build -o x.json
+
+printf '[{"path": "%s", "references": [' "$D/a" >malformed.json
+expect_error "malformed graph JSON" malformed.json build --graph malformed.json -o x.json
+jq -n --arg a "$D/a" --arg b "$D/b" '[{path: $a, references: [$b]}, {path: $b, references: [$a]}]' >cyclic.json
+expect_error "cyclic graph" cyclic.json build --graph cyclic.json -o x.json
+jq -n --arg a "$D/a" '[{path: $a, references: [$a]}]' >self.json   # Nix paths often refer to themselves
+expect_success "a self-reference is not a cycle" build --graph self.json -o x.json
+jq -n --arg a "$D/a" --arg u "$D/unlisted" '[{path: $a, references: [$u]}]' >unlisted.json
+expect_error "graph referencing an unlisted path" "$D/unlisted" build --graph unlisted.json -o x.json
+jq -n --arg p "$D/a/../b" '[{path: $p, references: []}]' >dotdot.json
+expect_error "graph entry with '..'" "$D/a/../b" build --graph dotdot.json -o x.json
+expect_error "--root that does not exist" "$D/no-such-root" build --root "$D/no-such-root" -o x.json
+
+# --- a file only root can read, built by nobody ---
+mkdir -p "$D/secret/d" "$D/nobody-out" && echo s3cret >"$D/secret/d/key" && chmod 0600 "$D/secret/d/key"
+chmod 0711 "$SCRATCH" "$D" && chmod 0755 "$D/secret" "$D/secret/d" && chmod 0777 "$D/nobody-out"
+graph_json "$D/secret/d" >secret.json && chmod 0644 secret.json
+expect_error "unreadable file, built as nobody" "$D/secret/d/key" setpriv --reuid=nobody --regid=nogroup \
+	--clear-groups "$STOWAGE" build --arch amd64 --no-cache --graph secret.json -o "$D/nobody-out/x.json"
+
+# --- special files ---
+mkdir -p "$D/special" && mkfifo "$D/special/fifo" && mknod "$D/special/null" c 1 3
+graph_json "$D/special" >special.json
+expect_success "fifo and device node: build" build --graph special.json --compression none -o special.img
+expect_success "fifo and device node: copy" "$STOWAGE" copy special.img oci:special:1
+expect_success "fifo and device node: uncompressed layer" eval 'layer_tar special.img 0 >special.tar'
+expect_success "tar -tvf lists the fifo" listed_as special.tar prw-r--r-- 0 "$T/special/fifo"
+expect_success "tar -tvf lists the device node 1,3" listed_as special.tar crw-r--r-- 1,3 "$T/special/null"
+expect_success "umoci unpack accepts them" unpack special:1 special-bundle
+expect_success "umoci made a fifo" test -p "special-bundle/rootfs$D/special/fifo"
+expect_success "umoci made a character device" test -c "special-bundle/rootfs$D/special/null"
+
+mkdir -p "$D/sock" && python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$D/sock/s"
+graph_json "$D/sock" >sock.json
+expect_error "a socket" "$D/sock/s" build --graph sock.json -o x.json
+
+# --- names tar cannot hold in a plain ustar header, and symlinks that lead nowhere ---
+long=$(printf 'n%.0s' {1..150}) deep=$(printf 'x%.0s' {1..90})/$(printf 'y%.0s' {1..90})
+target=/$(printf 't%.0s' {1..200})
+odd=$'odd-\xff\xfe-name'
+mkdir -p "$D/names/$deep"
+echo long >"$D/names/$long" && echo deep >"$D/names/$deep/$long" && echo odd >"$D/names/$odd"
+ln -s "$target" "$D/names/longlink"
+ln -s loop2 "$D/names/loop1" && ln -s loop1 "$D/names/loop2" && ln -s self "$D/names/self"
+ln -s .. "$D/names/up" && ln -s / "$D/names/root"
+graph_json "$D/names" >names.json
+expect_success "odd names and symlink loops: build" build --graph names.json --compression none -o names.img
+expect_success "odd names and symlink loops: uncompressed layer" eval 'layer_tar names.img 0 >names.tar'
+expect_success "tar -tvf lists a 150-byte name" lists names.tar "$T/names/$long"
+expect_success "tar -tvf lists a $((${#T} + 340))-byte path" lists names.tar "$T/names/$deep/$long"
+expect_success "tar -tvf lists a non-UTF-8 name" lists names.tar "$T/names/odd-\\377\\376-name"
+expect_success "tarfile: 150-byte name is a regular file" is names.tar "$T/names/$long" type 0
+expect_success "tarfile: long path has its 5 bytes" is names.tar "$T/names/$deep/$long" size 5
+expect_success "tarfile: non-UTF-8 name, byte for byte" is names.tar "$T/names/$odd" size 4
+expect_success "tarfile: 201-byte symlink target" is names.tar "$T/names/longlink" linkname "$target"
+expect_success "tarfile: loop1 kept as a symlink to loop2" is names.tar "$T/names/loop1" linkname loop2
+expect_success "tarfile: loop2 kept as a symlink to loop1" is names.tar "$T/names/loop2" linkname loop1
+expect_success "tarfile: self-link kept" is names.tar "$T/names/self" linkname self
+expect_success "tarfile: link to .. kept, not followed" is names.tar "$T/names/up" linkname ..
+expect_success "tarfile: link to / kept, not followed" is names.tar "$T/names/root" linkname /
+
+# --- 8 GiB + 1 byte: past what a ustar size field holds; sparse on disk, streamed in full ---
+mkdir -p "$D/sparse" && truncate -s $((8 * 1024 * 1024 * 1024 + 1)) "$D/sparse/big"
+graph_json "$D/sparse" >sparse.json
+list_big() { "$STOWAGE" copy sparse.img - | tar -xO --wildcards '*/layer.tar' | tar -tv >sparse.list; }
+LIMIT=300 expect_success "8 GiB + 1 sparse file: build" build --graph sparse.json --compression none -o sparse.img
+LIMIT=300 expect_success "8 GiB + 1 sparse file: copy - | tar -tv" list_big
+expect_success "tar -tv shows it with 8589934593 bytes" in_listing sparse.list -rw-r--r-- 8589934593 "$T/sparse/big"
+
+# --- content changed after the build: copy refuses, and leaves nothing behind ---
+mkdir -p "$D/changing" && echo before >"$D/changing/f"
+graph_json "$D/changing" >changing.json
+expect_success "changing tree: build" build --graph changing.json -o changing.img
+graph_json "$D/a" >a.json
+expect_success "another image: build" build --graph a.json -o a.img
+expect_success "another image: copy to oci:kept" "$STOWAGE" copy a.img oci:kept:a
+(cd kept && find . -type f -exec sha256sum {} + | sort) >kept.before
+kept_unchanged() { (cd kept && find . -type f -exec sha256sum {} + | sort) | diff kept.before -; }
+echo after_ >"$D/changing/f"   # same size: only the content tells
+expect_error "changed content: copy to oci:DIR fails naming the path" "$D/changing" "$STOWAGE" copy changing.img oci:fresh:1
+expect_success "changed content: no oci:DIR left" test ! -e fresh
+expect_error "changed content: copy to docker-archive fails" "$D/changing" "$STOWAGE" copy changing.img docker-archive:fresh.tar
+expect_success "changed content: no docker-archive file left" test ! -e fresh.tar
+expect_error "changed content: copy to oci-archive fails" "$D/changing" "$STOWAGE" copy changing.img oci-archive:fresh.oci.tar
+expect_success "changed content: no oci-archive file left" test ! -e fresh.oci.tar
+expect_failure "changed content: copy to - exits non-zero" eval '"$STOWAGE" copy changing.img - >stream.tar'
+expect_error "changed content: copy into an existing layout fails" "$D/changing" "$STOWAGE" copy changing.img oci:kept:bad
+expect_success "changed content: the existing layout is untouched" kept_unchanged
+rm "$D/changing/f"
+expect_error "removed file: copy fails naming it" "$D/changing" "$STOWAGE" copy changing.img oci:fresh:1
+
+done_testing
