@@ -50,8 +50,43 @@ stream_dir=
 cleanup() { rm -rf "$tmp" ${stream_dir:+"$stream_dir"}; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Every measurement uses this copy: a rebuild of build/stowage during the run
+# (others work in the same tree) cannot mix two binaries into one table.
+stowage_src=$stowage
+cp "$stowage" "$tmp/stowage"
+stowage=$tmp/stowage
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# Others working on this machine skew timings. snap records the machine's
+# busy CPU time (/proc/stat), this script's own (bash's `times`: it must run
+# in this shell, not in a $(...) subshell) and the clock; others_pct tells
+# which share of the machine other processes used since a snap.
+hz=$(getconf CLK_TCK)
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+snap() {
+  times >"$tmp/times"
+  snap_own=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } print s }' "$tmp/times")
+  snap_busy=$(busy_ticks) snap_wall=$(date +%s.%N)
+}
+# others_pct BUSY0 OWN0 WALL0: percent of ncpu x wall time used by others since
+others_pct() {
+  snap
+  awk -v b="$(($snap_busy - $1))" -v o="$(awk "BEGIN { print $snap_own - $2 }")" \
+      -v w="$(awk "BEGIN { print $snap_wall - $3 }")" -v hz="$hz" -v n="$ncpu" \
+      'BEGIN { p = 100 * (b / hz - o) / (n * w); printf "%.0f", p < 0 ? 0 : p }'
+}
+# Wait up to QUIET_WAIT seconds (default 60) for 2 s in which others use
+# less than 10% of the CPU; measure anyway after that.
+quiet_wait=${QUIET_WAIT:-60}
+wait_quiet() {
+  local end=$((SECONDS + quiet_wait)) b0 b1
+  while :; do
+    b0=$(busy_ticks); sleep 2; b1=$(busy_ticks)
+    (((b1 - b0) * 100 < 10 * 2 * hz * ncpu)) && return 0
+    ((SECONDS < end)) || { say "others keep the machine busy; measuring anyway"; return 0; }
+  done
+}
+snap; run_busy=$snap_busy run_own=$snap_own run_wall=$snap_wall
 
 # --- the closure ------------------------------------------------------------
 mkdir -p build/bench
@@ -81,11 +116,15 @@ git diff --quiet HEAD -- lib src include 2>/dev/null || rev="$rev + uncommitted 
 # --- helpers ------------------------------------------------------------------
 # measure NAME [hyperfine options...] -- COMMAND: RUNS timed runs, results in
 # $tmp/NAME.json (hyperfine's export; .results[0].median in seconds).
+# $tmp/NAME.others: the share of the CPU other processes used meanwhile.
 measure() {
-  local name=$1; shift
+  local name=$1 b o w; shift
+  wait_quiet
   say "measuring $name ($runs runs)"
+  snap; b=$snap_busy o=$snap_own w=$snap_wall
   timeout "$limit" hyperfine --runs "$runs" --style basic --export-json "$tmp/$name.json" "$@" \
     >"$tmp/$name.out" 2>&1 || { tail -n 20 "$tmp/$name.out" >&2; die "measurement '$name' failed or took over ${limit}s"; }
+  others_pct "$b" "$o" "$w" >"$tmp/$name.others"
 }
 median() { jq -r '.results[0].median' "$tmp/$1.json"; }
 spread() { jq -r '.results[0] | "\(.min|.*1000|round/1000)-\(.max|.*1000|round/1000)"' "$tmp/$1.json"; }
@@ -115,11 +154,14 @@ xargs -0 -a "$tmp/files" cat >/dev/null
 # speed: openssl's own loop over 16 KiB blocks (CPU only, one core), and the
 # same with one process per core.
 say "openssl speed sha256 (1 and $ncpu processes)"
+wait_quiet
+snap; b=$snap_busy o=$snap_own w=$snap_wall
 speed1=$(timeout 120 openssl speed -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
   awk '$1 == "sha256" { sub(/k$/, "", $NF); printf "%.0f", $NF * 1000 }')
 speedn=$(timeout 120 openssl speed -multi "$ncpu" -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
   awk '$1 == "sha256" { sub(/k$/, "", $NF); printf "%.0f", $NF * 1000 }')
 [ -n "$speed1" ] && [ -n "$speedn" ] || die "cannot parse openssl speed output"
+others_pct "$b" "$o" "$w" >"$tmp/speed.others"
 
 # single stream: the closure's file bytes concatenated into one file on tmpfs,
 # hashed by one openssl dgst.
@@ -130,15 +172,28 @@ if [ ! -d "$stream_base" ] || [ "$(df -Pk "$stream_base" | awk 'NR == 2 { print 
 fi
 stream_dir=$(mktemp -d "$stream_base/stowage-bench-stream.XXXXXX")
 xargs -0 -a "$tmp/files" cat >"$stream_dir/stream"
-measure ref_stream -N -- "openssl dgst -sha256 $stream_dir/stream"
+measure ref_stream --warmup 1 -N -- "openssl dgst -sha256 $stream_dir/stream"
+# what one core compresses with stowage's pinned parameters (gzip level 6,
+# zstd level 3, one thread): the reference for the compressed builds
+runs_saved=$runs
+runs=3
+measure ref_gzip -N -- "gzip -6 -n -c $stream_dir/stream"
+have_zstd=0
+if command -v zstd >/dev/null; then
+  have_zstd=1
+  measure ref_zstd --warmup 1 -N -- "zstd -3 -T1 -q -c $stream_dir/stream"
+fi
+runs=$runs_saved
 rm -rf "$stream_dir"; stream_dir=
 
 # tar-free equivalent: walk the closure, read every file, one sha256 stream.
-measure ref_files -- "find $(tr '\n' ' ' <"$tmp/paths") -type f -print0 | xargs -0 cat | openssl dgst -sha256"
+measure ref_files --warmup 1 -- "find $(tr '\n' ' ' <"$tmp/paths") -type f -print0 | xargs -0 cat | openssl dgst -sha256"
 
 # --- stowage: cold builds ---------------------------------------------------------
 for c in none gzip zstd; do
-  measure "cold_$c" -N -- "$(build --no-cache --compression "$c")"
+  # one warm-up run, except for gzip (the slow one)
+  warmup=1; [ "$c" = gzip ] && warmup=0
+  measure "cold_$c" --warmup "$warmup" -N -- "$(build --no-cache --compression "$c")"
   summary "cold_$c" --no-cache --compression "$c"
   [ "$(field "cold_$c" layers_cached)" = 0 ] || die "cold build read the cache"
 done
@@ -150,18 +205,20 @@ nix path-info --json -r "$top" >"$tmp/graph.json"
 for c in none gzip; do
   cache=$tmp/cache-$c
   $(build --cache-dir "$cache" --compression "$c") 2>/dev/null || die "populating the cache failed"
-  measure "warm_$c" -N -- "$(build --cache-dir "$cache" --compression "$c")"
+  measure "warm_$c" --warmup 1 -N -- "$(build --cache-dir "$cache" --compression "$c")"
   summary "warm_$c" --cache-dir "$cache" --compression "$c"
   [ "$(field "warm_$c" layers_computed)" = 0 ] || die "warm build ($c) computed layers"
 done
 # the same without the `nix path-info` call: the closure comes as a graph file
 gbuild() { echo "$stowage" build --graph "$tmp/graph.json" --arch amd64 -o "$out/image.json" "$@"; }
-measure warm_gzip_graph -N -- "$(gbuild --cache-dir "$tmp/cache-gzip" --compression gzip)"
+measure warm_gzip_graph --warmup 1 -N -- "$(gbuild --cache-dir "$tmp/cache-gzip" --compression gzip)"
 timeout 60 $(gbuild --cache-dir "$tmp/cache-gzip" --compression gzip) --json >"$tmp/warm_gzip_graph.summary"
 [ "$(field warm_gzip_graph layers_computed)" = 0 ] || die "warm build (--graph) computed layers"
-measure nix_path_info -N -- "nix path-info --json -r $top"
+measure nix_path_info --warmup 1 -N -- "nix path-info --json -r $top"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+others_pct "$run_busy" "$run_own" "$run_wall" >"$tmp/run.others"
+other_pct=$(cat "$tmp/run.others")
 # hyperfine's warnings (outliers, ...) go into the results
 warnings=$(cd "$tmp" && grep -H -i 'warning' ./*.out 2>/dev/null | sed 's|^\./\(.*\)\.out:|\1: |' || true)
 
@@ -180,23 +237,29 @@ passes=$(calc "%.2f" "$cold_user / $one_pass")
 rss() { calc "%.0f" "$(cat "$tmp/$1.rss") / 1024"; }
 blob() { calc "%.1f" "100 * $(field "$1" size) / $tar_bytes"; }
 pct() { calc "%.1f" "100 * $(median "$1") / $(median "$2")"; }
-row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
+oth() { echo "$(cat "$tmp/$1.others")%"; }
+# vs REF BUILD: stowage's tar throughput / (nproc x the reference's throughput)
+vs() { calc "%.2f" "($tar_bytes / $(median "$2")) / ($ncpu * $file_bytes / $(median "$1"))"; }
 fmt() { calc "%.3f" "$(median "$1")"; }
 
 table() {
-  row "measurement" "median s" "min-max s" "throughput MiB/s" "notes"
-  row "---" "---:" "---:" "---:" "---"
-  row "openssl speed sha256, 1 process (16 KiB blocks)" "" "" "$(calc "%.0f" "$speed1 / $MiB")" "CPU only"
-  row "openssl speed sha256, $ncpu processes" "" "" "$(calc "%.0f" "$speedn / $MiB")" "$(calc "%.2f" "$speedn / $speed1") x one process"
-  row "openssl dgst -sha256, one file (tmpfs)" "$(fmt ref_stream)" "$(spread ref_stream)" "$(tp "$file_bytes" ref_stream)" "single-stream reference S"
-  row "find \| xargs cat \| openssl dgst -sha256" "$(fmt ref_files)" "$(spread ref_files)" "$(tp "$file_bytes" ref_files)" "tar-free equivalent, one stream"
-  row "**stowage cold, --compression none**" "**$(fmt cold_none)**" "$(spread cold_none)" "**$(tp "$tar_bytes" cold_none)**" "**$ratio_ideal x nproc x S**, $ratio_speed x openssl speed ($ncpu processes); peak RSS $(rss cold_none) MiB"
-  row "stowage cold, --compression gzip" "$(fmt cold_gzip)" "$(spread cold_gzip)" "$(tp "$tar_bytes" cold_gzip)" "$(calc "%.1f" "$(median cold_gzip) / $(median cold_none)") x none; blobs $(blob cold_gzip)% of tar; peak RSS $(rss cold_gzip) MiB"
-  row "stowage cold, --compression zstd" "$(fmt cold_zstd)" "$(spread cold_zstd)" "$(tp "$tar_bytes" cold_zstd)" "$(calc "%.1f" "$(median cold_zstd) / $(median cold_none)") x none; blobs $(blob cold_zstd)% of tar; peak RSS $(rss cold_zstd) MiB"
-  row "**stowage warm, none**" "**$(fmt warm_none)**" "$(spread warm_none)" "" "**warm/cold $(pct warm_none cold_none)%** (target <= 2%); peak RSS $(rss warm_none) MiB"
-  row "stowage warm, gzip" "$(fmt warm_gzip)" "$(spread warm_gzip)" "" "warm/cold $(pct warm_gzip cold_gzip)%"
-  row "stowage warm, gzip, --graph FILE" "$(fmt warm_gzip_graph)" "$(spread warm_gzip_graph)" "" "no nix call; warm/cold(none) $(pct warm_gzip_graph cold_none)%, warm/cold(gzip) $(pct warm_gzip_graph cold_gzip)%"
-  row "nix path-info --json -r (inside warm builds)" "$(fmt nix_path_info)" "$(spread nix_path_info)" "" "$(pct nix_path_info warm_none)% of warm none"
+  row "measurement" "median s" "min-max s" "others' CPU" "throughput MiB/s" "notes"
+  row "---" "---:" "---:" "---:" "---:" "---"
+  row "openssl speed sha256, 1 process (16 KiB blocks)" "" "" "$(oth speed)" "$(calc "%.0f" "$speed1 / $MiB")" "CPU only"
+  row "openssl speed sha256, $ncpu processes" "" "" "$(oth speed)" "$(calc "%.0f" "$speedn / $MiB")" "$(calc "%.2f" "$speedn / $speed1") x one process"
+  row "openssl dgst -sha256, one file (tmpfs)" "$(fmt ref_stream)" "$(spread ref_stream)" "$(oth ref_stream)" "$(tp "$file_bytes" ref_stream)" "single-stream reference S"
+  row "gzip -6, one file (tmpfs), 3 runs" "$(fmt ref_gzip)" "$(spread ref_gzip)" "$(oth ref_gzip)" "$(tp "$file_bytes" ref_gzip)" "one core, stowage's gzip level"
+  [ "$have_zstd" = 1 ] &&
+  row "zstd -3 -T1, one file (tmpfs)" "$(fmt ref_zstd)" "$(spread ref_zstd)" "$(oth ref_zstd)" "$(tp "$file_bytes" ref_zstd)" "one core, stowage's zstd level"
+  row "find \| xargs cat \| openssl dgst -sha256" "$(fmt ref_files)" "$(spread ref_files)" "$(oth ref_files)" "$(tp "$file_bytes" ref_files)" "tar-free equivalent, one stream"
+  row "**stowage cold, --compression none**" "**$(fmt cold_none)**" "$(spread cold_none)" "$(oth cold_none)" "**$(tp "$tar_bytes" cold_none)**" "**$ratio_ideal x nproc x S**, $ratio_speed x openssl speed ($ncpu processes); peak RSS $(rss cold_none) MiB"
+  row "stowage cold, --compression gzip" "$(fmt cold_gzip)" "$(spread cold_gzip)" "$(oth cold_gzip)" "$(tp "$tar_bytes" cold_gzip)" "$(calc "%.1f" "$(median cold_gzip) / $(median cold_none)") x none; $(vs ref_gzip cold_gzip) x nproc x gzip -6; blobs $(blob cold_gzip)% of tar; peak RSS $(rss cold_gzip) MiB"
+  row "stowage cold, --compression zstd" "$(fmt cold_zstd)" "$(spread cold_zstd)" "$(oth cold_zstd)" "$(tp "$tar_bytes" cold_zstd)" "$(calc "%.1f" "$(median cold_zstd) / $(median cold_none)") x none; $([ "$have_zstd" = 1 ] && vs ref_zstd cold_zstd || echo "?") x nproc x zstd -3; blobs $(blob cold_zstd)% of tar; peak RSS $(rss cold_zstd) MiB"
+  row "**stowage warm, none**" "**$(fmt warm_none)**" "$(spread warm_none)" "$(oth warm_none)" "" "**warm/cold $(pct warm_none cold_none)%** (target <= 2%); peak RSS $(rss warm_none) MiB"
+  row "stowage warm, gzip" "$(fmt warm_gzip)" "$(spread warm_gzip)" "$(oth warm_gzip)" "" "warm/cold $(pct warm_gzip cold_gzip)%"
+  row "stowage warm, gzip, --graph FILE" "$(fmt warm_gzip_graph)" "$(spread warm_gzip_graph)" "$(oth warm_gzip_graph)" "" "no nix call; warm/cold(none) $(pct warm_gzip_graph cold_none)%, warm/cold(gzip) $(pct warm_gzip_graph cold_gzip)%"
+  row "nix path-info --json -r (inside warm builds)" "$(fmt nix_path_info)" "$(spread nix_path_info)" "$(oth nix_path_info)" "" "$(pct nix_path_info warm_none)% of warm none"
 }
 
 table >"$tmp/table.md"
@@ -208,6 +271,7 @@ table >"$tmp/table.md"
   echo
   echo "stowage cold (none) = $(calc "%.0f" "$cold_tp / $MiB") MiB/s of tar; nproc x S = $ncpu x $(calc "%.0f" "$stream_tp / $MiB") = $(calc "%.0f" "$ideal / $MiB") MiB/s; ratio $ratio_ideal"
   echo "cold (none) CPU: user $cold_user s + sys $cold_sys s; user = $passes x one sha256 pass over the tar at openssl speed"
+  echo "other processes used ~$other_pct% of the machine's CPU during the run"
 } >&2
 
 {
@@ -215,13 +279,13 @@ table >"$tmp/table.md"
 # Benchmark results: stowage build on a large closure
 
 Written by \`bench/run.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC')); every number comes from that one run.
-Medians of $runs runs (hyperfine); min-max beside them.
+Medians of $runs runs (hyperfine, after one warm-up run except for gzip); min-max beside them.
 
 ## Machine and tools
 
 - CPU: $cpu, \`nproc\` = $ncpu, SHA extensions (sha_ni): $shani
 - memory: $mem; kernel $(uname -r)
-- $("$stowage" --version) (\`$stowage\`, tree at $rev)
+- $("$stowage" --version) (\`$stowage_src\`, tree at $rev)
 - $(openssl version)
 - $(nix --version)
 - $(hyperfine --version)
@@ -246,13 +310,16 @@ $(cat "$tmp/table.md")
   against \`openssl speed -multi $ncpu\` (CPU only, no reading): $ratio_speed.
 - CPU time of one cold build (none): user $cold_user s + system $cold_sys s. The user time is
   $passes x what one sha256 pass over the tar bytes costs at openssl speed ($(calc "%.2f" "$one_pass") s).
-- Cold: \`$(build --no-cache --compression C | sed "s|$tmp|TMP|g")\`.
+- Cold: \`$(build --no-cache --compression C | sed "s|$tmp/stowage|$stowage_src|; s|$tmp|TMP|g")\`.
 - Warm: the same with \`--cache-dir TMP/cache-C\` after one build that filled it
   (every layer from the cache, 0 bytes hashed). The \`--graph\` row reads the
   closure from \`nix path-info --json -r\` output saved beforehand.
 - Peak RSS: "Maximum resident set size" from \`/usr/bin/time -v\`, one extra run each.
-- Load average (1, 5, 15 min) at the start: $load_before; after: $load_after.
-  Other work on the machine shows up as a wide min-max.
+- "others' CPU": the share of the machine's CPU time (nproc x wall) that other processes used
+  during that measurement (busy time in /proc/stat minus this script's own). Before each
+  measurement the script waits up to ${quiet_wait} s for 2 quiet seconds. Over the whole
+  run others used $other_pct%; load average at the start $load_before, at the end $load_after.
+  Rows with a high share are slowed by other work, not by stowage.
 $(if [ -n "$warnings" ]; then echo "- hyperfine warnings:"; echo "$warnings" | sed 's/^/  - /'; fi)
 
 ## Commands

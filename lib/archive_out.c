@@ -31,10 +31,14 @@ static int layer_member(struct sink *out, const struct stw_layer *l, const char 
 {
 	struct limit_sink limit;
 	uint64_t size = compressed ? l->size : l->tar_size;
+	char what[512];
 
+	/* an error names the input at fault, not the archive member */
+	snprintf(what, sizeof(what), "layer %.19s holding '%s'", l->digest,
+		 l->path_count ? l->paths[0].path : "(empty layer)");
 	if (tar_write_file_header(out, name, size) < 0)
 		return -1;
-	limit_sink_init(&limit, size, name, out);
+	limit_sink_init(&limit, size, what, out);
 	if ((compressed ? layer_write_verified(l, &limit.base) : layer_write_tar_verified(l, &limit.base)) < 0)
 		return -1;
 	return tar_write_padding(out, size);

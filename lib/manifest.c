@@ -1,5 +1,6 @@
 #include "manifest.h"
 #include "stowage/copy.h"
+#include "digest.h"
 #include "error.h"
 
 #include <jansson.h>
@@ -26,6 +27,11 @@ int stw_image_manifest(char **out, const struct stw_image *img)
 		*out = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(m);
 	return *out ? 0 : stw_error("out of memory");
+}
+
+int stw_manifest_digest(char out[72], const char *manifest)
+{
+	return sha256_digest(out, manifest, strlen(manifest));
 }
 
 int docker_archive_manifest(char **out, const struct stw_image *img, const char *repo_tag)

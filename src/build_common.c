@@ -218,6 +218,8 @@ static int parse_args(struct build_cli *c, int argc, char **argv, int image, con
 	for (int i = optind; i < argc; i++)
 		if (strlist_push(&c->store_paths, argv[i]) < 0)
 			return cli_fail("out of memory");
+	if (c->json && !c->output)
+		return cli_usage(cmd, "--json prints a summary on stdout: give -o FILE for the JSON itself");
 	if (image && !c->config.architecture)
 		return cli_usage(cmd, "no architecture: give --arch (amd64, arm64, ...)");
 	if (!c->store_paths.count && !c->graphs.count && !c->roots.count && !c->layer_files.count)

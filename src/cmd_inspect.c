@@ -92,12 +92,14 @@ static int print_json(const struct stw_image *img)
 		char digest[72];
 		json_object_set_new(root, "config", json_loads(img->config_json, 0, NULL));
 		json_object_set_new(root, "config_digest", json_string(img->config_digest));
-		if (stw_image_manifest(&manifest, img) == 0) {
-			/* the digest registries and layouts will know the image by */
-			json_t *m = json_loads(manifest, 0, NULL);
-			(void)digest;
-			json_object_set_new(root, "manifest", m);
+		if (stw_image_manifest(&manifest, img) < 0 || stw_manifest_digest(digest, manifest) < 0) {
+			json_decref(root);
+			free(manifest);
+			return cli_fail_lib();
 		}
+		/* the digest registries and layouts will know the image by */
+		json_object_set_new(root, "manifest", json_loads(manifest, 0, NULL));
+		json_object_set_new(root, "manifest_digest", json_string(digest));
 	}
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (text)

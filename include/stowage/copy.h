@@ -30,5 +30,7 @@ int stw_copy(const struct stw_image *img, const char *dest, const struct stw_cop
 
 /* The OCI manifest of an image, exactly as pushed or written (caller frees). */
 int stw_image_manifest(char **out, const struct stw_image *img);
+/* "sha256:<hex>" of a manifest's bytes. */
+int stw_manifest_digest(char out[72], const char *manifest);
 
 #endif

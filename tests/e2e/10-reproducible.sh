@@ -47,7 +47,7 @@ blob_matches() { # blob_matches LAYOUT DIGEST: blobs/sha256/<hex> exists and has
 blob_size_matches() { same "$(stat -c %s "$1/blobs/sha256/${2#sha256:}")" "$3"; }
 diff_id_matches() { # diff_id_matches LAYOUT DIGEST DIFF_ID COMPRESSION
 	local f=$1/blobs/sha256/${2#sha256:} un
-	case $4 in gzip) un="gzip -dc" ;; zstd) un="zstd -dcq" ;; none) un=cat ;; esac
+	case $4 in gzip) un="gzip -dc" ;; zstd) un="zstd -dcq" ;; none) un="cat" ;; esac
 	same "sha256:$($un <"$f" | sha256sum | cut -d' ' -f1)" "$3"
 }
 manifest_lists_layers() { # the layout's manifest names the JSON's layers, in order
@@ -59,32 +59,38 @@ inspect_knows_manifest_digest() { # inspect --json gives the manifest digest the
 	same "$("$STOWAGE" inspect "$2" --json | jq -r .manifest_digest)" "$(jq -r '.manifests[0].digest' "$1/index.json")"
 }
 
-for comp in gzip zstd none; do
-	img=fd-$comp.json lay=oci-$comp
-	expect_success "$comp: build (4 layers)" "$STOWAGE" build --root "$F/fd-root" --arch amd64 \
-		--max-layers 4 --compression "$comp" --cache-dir "$CACHE" -o "$img"
-	expect_success "$comp: copy to oci:$lay" "$STOWAGE" copy "$img" "oci:$lay:1.0"
+# check_layout WHAT IMAGE LAYOUT: every digest IMAGE records names a blob of LAYOUT that hashes to it
+check_layout() {
+	local what=$1 img=$2 lay=$3 i n digest comp
 	n=$(jq '.layers | length' "$img")
 	for ((i = 0; i < n; i++)); do
-		digest=$(jq -r ".layers[$i].digest" "$img")
-		expect_success "$comp: layer $i blob is named by its sha256" blob_matches "$lay" "$digest"
-		expect_success "$comp: layer $i blob has the recorded size" \
+		digest=$(jq -r ".layers[$i].digest" "$img") comp=$(jq -r ".layers[$i].compression" "$img")
+		expect_success "$what: layer $i blob is named by its sha256" blob_matches "$lay" "$digest"
+		expect_success "$what: layer $i blob has the recorded size" \
 			blob_size_matches "$lay" "$digest" "$(jq -r ".layers[$i].size" "$img")"
-		expect_success "$comp: layer $i diff_id is the sha256 of the uncompressed blob" \
+		expect_success "$what: layer $i diff_id is the sha256 of the uncompressed ($comp) blob" \
 			diff_id_matches "$lay" "$digest" "$(jq -r ".layers[$i].diff_id" "$img")" "$comp"
 	done
-	expect_success "$comp: config blob is named by its sha256" blob_matches "$lay" "$(jq -r .config_digest "$img")"
-	expect_success "$comp: manifest blob is named by its sha256" \
+	expect_success "$what: config blob is named by its sha256" blob_matches "$lay" "$(jq -r .config_digest "$img")"
+	expect_success "$what: manifest blob is named by its sha256" \
 		blob_matches "$lay" "$(jq -r '.manifests[0].digest' "$lay/index.json")"
-	expect_success "$comp: manifest lists the recorded layers" manifest_lists_layers "$lay" "$img"
+	expect_success "$what: manifest lists the recorded layers" manifest_lists_layers "$lay" "$img"
+}
+
+expect_success "fd on the base: copy to oci:oci-fd" "$STOWAGE" copy fd.json oci:oci-fd:1.0
+check_layout "fd on the base" fd.json oci-fd
+for comp in gzip zstd none; do
+	expect_success "$comp: build (4 layers)" "$STOWAGE" build --root "$F/fd-root" --arch amd64 \
+		--max-layers 4 --compression "$comp" --cache-dir "$CACHE" -o "fd-$comp.json"
+	expect_success "$comp: copy to oci:oci-$comp" "$STOWAGE" copy "fd-$comp.json" "oci:oci-$comp:1.0"
+	check_layout "$comp" "fd-$comp.json" "oci-$comp"
 done
 # `inspect --help` promises "the manifest digest the image will have".
-expect_success "inspect --json gives the manifest digest the layout has" inspect_knows_manifest_digest oci-gzip fd-gzip.json
+expect_success "inspect --json gives the manifest digest the layout has" inspect_knows_manifest_digest oci-fd fd.json
 
 # The delivered bytes are reproducible too, and a docker-archive names layers by diff_id.
-expect_success "copy: a second layout" "$STOWAGE" copy fd.json oci:oci-a:1.0
-expect_success "copy: a third layout" "$STOWAGE" copy fd.json oci:oci-b:1.0
-expect_success "copy: the two layouts are identical" diff -r oci-a oci-b
+expect_success "copy: a second layout" "$STOWAGE" copy fd.json oci:oci-again:1.0
+expect_success "copy: the two layouts are identical" diff -r oci-fd oci-again
 expect_success "copy: docker-archive" "$STOWAGE" copy fd.json docker-archive:a.tar
 expect_success "copy: docker-archive again" "$STOWAGE" copy fd.json docker-archive:b.tar
 expect_success "copy: the two docker-archives are byte-identical" cmp a.tar b.tar

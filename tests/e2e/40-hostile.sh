@@ -3,14 +3,13 @@
 # (non-zero exit), or correct output checked with independent readers.
 . "$(dirname "$0")/lib.sh"
 cd "$SCRATCH" || exit 1
-F=$FIX/amd64
 D=$SCRATCH/trees   # plain temp dirs stand in for store paths (tar paths drop the leading /)
 T=${D#/}
 mkdir -p "$D"
 
 build() { "$STOWAGE" build --arch amd64 --cache-dir "$CACHE" "$@"; }
 is() { same "$(tar_field "$1" "$2" "$3")" "$4"; }   # is TAR PATH FIELD VALUE
-lists() { tar -tvf "$1" | grep -qF -- "$2" || { echo "tar -tvf $1 does not list '$2'" >&2; return 1; }; }
+lists() { tar -tvf "$1" | grep -F -- "$2" >/dev/null || { echo "tar -tvf $1 does not list '$2'" >&2; return 1; }; }
 # in_listing LISTING MODE SIZE PATH: a `tar -tv` listing shows PATH with this mode string and
 # size (or major,minor); listed_as TAR MODE SIZE PATH: the same for tar -tvf TAR
 in_listing() { awk -v m="$2" -v s="$3" -v p="$4" '$1 == m && $3 == s && $NF == p { f = 1 } END { exit !f }' "$1"; }
@@ -60,11 +59,13 @@ expect_error "a socket" "$D/sock/s" build --graph sock.json -o x.json
 
 # --- names tar cannot hold in a plain ustar header, and symlinks that lead nowhere ---
 long=$(printf 'n%.0s' {1..150}) deep=$(printf 'x%.0s' {1..90})/$(printf 'y%.0s' {1..90})
+split=$(printf 'x%.0s' {1..90})/$(printf 's%.0s' {1..60})   # fits ustar's prefix + name fields
 target=/$(printf 't%.0s' {1..200})
 odd=$'odd-\xff\xfe-name'
 mkdir -p "$D/names/$deep"
 echo long >"$D/names/$long" && echo deep >"$D/names/$deep/$long" && echo odd >"$D/names/$odd"
-ln -s "$target" "$D/names/longlink"
+echo split >"$D/names/$split"
+ln -s "$target" "$D/names/longlink" && ln -s "$odd" "$D/names/oddlink"
 ln -s loop2 "$D/names/loop1" && ln -s loop1 "$D/names/loop2" && ln -s self "$D/names/self"
 ln -s .. "$D/names/up" && ln -s / "$D/names/root"
 graph_json "$D/names" >names.json
@@ -75,7 +76,10 @@ expect_success "tar -tvf lists a $((${#T} + 340))-byte path" lists names.tar "$T
 expect_success "tar -tvf lists a non-UTF-8 name" lists names.tar "$T/names/odd-\\377\\376-name"
 expect_success "tarfile: 150-byte name is a regular file" is names.tar "$T/names/$long" type 0
 expect_success "tarfile: long path has its 5 bytes" is names.tar "$T/names/$deep/$long" size 5
+expect_success "tarfile: $((${#T} + 158))-byte path split over prefix and name" is names.tar "$T/names/$split" size 6
+expect_success "tarfile: a directory with a long path" is names.tar "$T/names/$deep" type 5
 expect_success "tarfile: non-UTF-8 name, byte for byte" is names.tar "$T/names/$odd" size 4
+expect_success "tarfile: non-UTF-8 symlink target, byte for byte" is names.tar "$T/names/oddlink" linkname "$odd"
 expect_success "tarfile: 201-byte symlink target" is names.tar "$T/names/longlink" linkname "$target"
 expect_success "tarfile: loop1 kept as a symlink to loop2" is names.tar "$T/names/loop1" linkname loop2
 expect_success "tarfile: loop2 kept as a symlink to loop1" is names.tar "$T/names/loop2" linkname loop1
@@ -103,14 +107,14 @@ kept_unchanged() { (cd kept && find . -type f -exec sha256sum {} + | sort) | dif
 echo after_ >"$D/changing/f"   # same size: only the content tells
 expect_error "changed content: copy to oci:DIR fails naming the path" "$D/changing" "$STOWAGE" copy changing.img oci:fresh:1
 expect_success "changed content: no oci:DIR left" test ! -e fresh
-expect_error "changed content: copy to docker-archive fails" "$D/changing" "$STOWAGE" copy changing.img docker-archive:fresh.tar
+expect_error "changed content: copy to docker-archive fails naming the path" "$D/changing" "$STOWAGE" copy changing.img docker-archive:fresh.tar
 expect_success "changed content: no docker-archive file left" test ! -e fresh.tar
-expect_error "changed content: copy to oci-archive fails" "$D/changing" "$STOWAGE" copy changing.img oci-archive:fresh.oci.tar
+expect_error "changed content: copy to oci-archive fails naming the path" "$D/changing" "$STOWAGE" copy changing.img oci-archive:fresh.oci.tar
 expect_success "changed content: no oci-archive file left" test ! -e fresh.oci.tar
 expect_failure "changed content: copy to - exits non-zero" eval '"$STOWAGE" copy changing.img - >stream.tar'
-expect_error "changed content: copy into an existing layout fails" "$D/changing" "$STOWAGE" copy changing.img oci:kept:bad
-expect_success "changed content: the existing layout is untouched" kept_unchanged
+expect_error "changed content: copy into another image's layout fails naming the path" "$D/changing" "$STOWAGE" copy changing.img oci:kept:bad
+expect_success "changed content: that layout is untouched" kept_unchanged
 rm "$D/changing/f"
-expect_error "removed file: copy fails naming it" "$D/changing" "$STOWAGE" copy changing.img oci:fresh:1
+expect_error "removed file: copy fails naming its tree" "$D/changing" "$STOWAGE" copy changing.img oci:fresh:1
 
 done_testing

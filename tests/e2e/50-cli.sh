@@ -13,7 +13,8 @@ for cmd in build layer copy inspect; do
 	expect_success "$cmd --help prints its usage on stdout" help_is_usage "$cmd"
 	expect_usage_error "$cmd --bogus: exit 2, one line" "--bogus" "$STOWAGE" "$cmd" --bogus
 done
-expect_usage_error "stowage --bogus: exit 2, one line" "--bogus" "$STOWAGE" --bogus
+# DESIGN.md: "non-zero with one clear line on stderr naming the input at fault"
+expect_usage_error "stowage --bogus (before any command): exit 2, one line" "--bogus" "$STOWAGE" --bogus
 expect_usage_error "build without --arch" "--arch" "$STOWAGE" build "$F/fd" -o x.json
 expect_usage_error "--arch without its value" "--arch" "$STOWAGE" build "$F/fd" -o x.json --arch
 expect_error "--arch that does not exist" "sparc" "$STOWAGE" build "$F/fd" --arch sparc -o x.json

@@ -48,7 +48,7 @@ bounded() { local secs=$1; shift; timeout -k 5 "$secs" "$@"; }
 # failing stage fails it.
 _run() {
 	if [[ $(type -t "$1") = @(function|builtin) ]]; then
-		export -f $(compgen -A function)
+		export -f $(compgen -A function)   # names without spaces: split on purpose
 		set -- bash -o pipefail -c '"$@"' _ "$@"
 	fi
 	bounded "$LIMIT" "$@" >"$OUT" 2>"$ERR" </dev/null
@@ -104,7 +104,8 @@ with tarfile.open(tar, encoding="utf-8", errors="surrogateescape") as t:
     for m in t:
         if os.fsencode(m.name) == path:
             v = getattr(m, field)
-            print("%o" % v if field == "mode" else v.decode() if isinstance(v, bytes) else v)
+            v = "%o" % v if field == "mode" else v.decode() if isinstance(v, bytes) else str(v)
+            sys.stdout.buffer.write(os.fsencode(v) + b"\n")
             sys.exit(0)
 sys.exit("no entry %r in %s" % (path, tar))
 PY
