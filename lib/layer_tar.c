@@ -12,12 +12,46 @@
 
 #define READ_CHUNK (256 * 1024)
 
+static const char zeros[64 * 1024];
+
+static int write_zeros(struct sink *out, uint64_t count)
+{
+	while (count) {
+		size_t n = count > sizeof(zeros) ? sizeof(zeros) : (size_t)count;
+		if (sink_write(out, zeros, n) < 0)
+			return -1;
+		count -= n;
+	}
+	return 0;
+}
+
+/* Copies [from, to) of the file with pread; a file that shrank fails. */
+static int copy_range(int fd, const struct tree_entry *e, uint64_t from, uint64_t to, struct sink *out,
+		      char *chunk)
+{
+	while (from < to) {
+		size_t want = to - from > READ_CHUNK ? READ_CHUNK : (size_t)(to - from);
+		ssize_t n = pread(fd, chunk, want, (off_t)from);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return stw_error_errno("cannot read '%s'", e->source);
+		if (n == 0)
+			return stw_error("'%s' changed while it was being read", e->source);
+		if (sink_write(out, chunk, (size_t)n) < 0)
+			return -1;
+		from += (uint64_t)n;
+	}
+	return 0;
+}
+
 /* Streams exactly e->size bytes of the file; a file that changed size
- * since it was listed fails rather than producing a corrupt tar. */
+ * since it was listed fails rather than producing a corrupt tar. Holes of
+ * sparse files are not read: they are zeros, fed from memory. */
 static int write_file_data(const struct tree_entry *e, struct sink *out, char *chunk)
 {
-	uint64_t left = e->size;
 	struct stat st;
+	uint64_t pos = 0;
 	int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	int ret = -1;
 
@@ -28,22 +62,25 @@ static int write_file_data(const struct tree_entry *e, struct sink *out, char *c
 		goto out;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	while (left) {
-		size_t want = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
-		ssize_t n = read(fd, chunk, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			stw_error_errno("cannot read '%s'", e->source);
+	while (pos < e->size) {
+		off_t data = lseek(fd, (off_t)pos, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			data = (off_t)e->size; /* only a hole is left */
+		else if (data < 0)
+			data = (off_t)pos;     /* no SEEK_DATA here: read it all */
+		if ((uint64_t)data > e->size)
+			data = (off_t)e->size;
+		if (write_zeros(out, (uint64_t)data - pos) < 0)
 			goto out;
-		}
-		if (n == 0) {
-			stw_error("'%s' changed while it was being read", e->source);
+		pos = (uint64_t)data;
+		if (pos == e->size)
+			break;
+		hole = lseek(fd, (off_t)pos, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > e->size || (uint64_t)hole <= pos)
+			hole = (off_t)e->size;
+		if (copy_range(fd, e, pos, (uint64_t)hole, out, chunk) < 0)
 			goto out;
-		}
-		if (sink_write(out, chunk, (size_t)n) < 0)
-			goto out;
-		left -= (uint64_t)n;
+		pos = (uint64_t)hole;
 	}
 	ret = tar_write_padding(out, e->size);
 out:
@@ -84,21 +121,24 @@ int layer_compute(const struct stw_layer *layer, struct sink *blob_out, struct l
 {
 	struct hash_sink blob_hash, tar_hash;
 	struct compress_sink compress;
+	int compressed = layer->compression != STW_COMPRESSION_NONE;
 	int ret = -1;
 
 	memset(&blob_hash, 0, sizeof(blob_hash));
 	memset(&tar_hash, 0, sizeof(tar_hash));
 	memset(&compress, 0, sizeof(compress));
-	if (hash_sink_init(&blob_hash, blob_out) < 0 ||
-	    compress_sink_init(&compress, layer->compression, &blob_hash.base) < 0 ||
-	    hash_sink_init(&tar_hash, &compress.base) < 0)
+	/* Uncompressed, the blob is the tar: one hash serves both digests. */
+	if (compressed && (hash_sink_init(&blob_hash, blob_out) < 0 ||
+			   compress_sink_init(&compress, layer->compression, &blob_hash.base) < 0))
+		goto out;
+	if (hash_sink_init(&tar_hash, compressed ? &compress.base : blob_out) < 0)
 		goto out;
 	if (layer_tar_write(layer, &tar_hash.base) < 0 || sink_finish(&tar_hash.base) < 0)
 		goto out;
 	memcpy(out->diff_id, tar_hash.digest, sizeof(tar_hash.digest));
-	memcpy(out->digest, blob_hash.digest, sizeof(blob_hash.digest));
 	out->tar_size = tar_hash.bytes;
-	out->size = blob_hash.bytes;
+	memcpy(out->digest, compressed ? blob_hash.digest : tar_hash.digest, sizeof(tar_hash.digest));
+	out->size = compressed ? blob_hash.bytes : tar_hash.bytes;
 	ret = 0;
 out:
 	hash_sink_release(&tar_hash);
