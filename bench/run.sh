@@ -11,6 +11,8 @@
 #   RUNS=5       timed runs per measurement (median reported), 3..20
 #   STOWAGE=build/stowage
 #   LIMIT=900    seconds any one measurement (all its runs) may take
+#   QUIET_WAIT=60  seconds to wait, before each measurement, for the machine
+#                to be idle (others' work shows in the "others' CPU" column)
 set -euo pipefail
 
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -148,7 +150,7 @@ field() { jq -r ".$2" "$tmp/$1.summary"; }
 # --- page cache ----------------------------------------------------------------
 # Every number below is with the closure in the page cache: disk is not measured.
 say "warming the page cache (cat over every file)"
-xargs -0 -a "$tmp/files" cat >/dev/null
+timeout 600 xargs -0 -a "$tmp/files" cat >/dev/null
 
 # --- reference: openssl sha256 ----------------------------------------------------
 # speed: openssl's own loop over 16 KiB blocks (CPU only, one core), and the
@@ -171,7 +173,7 @@ if [ ! -d "$stream_base" ] || [ "$(df -Pk "$stream_base" | awk 'NR == 2 { print 
   stream_base=${TMPDIR:-/tmp}
 fi
 stream_dir=$(mktemp -d "$stream_base/stowage-bench-stream.XXXXXX")
-xargs -0 -a "$tmp/files" cat >"$stream_dir/stream"
+timeout 600 xargs -0 -a "$tmp/files" cat >"$stream_dir/stream"
 measure ref_stream --warmup 1 -N -- "openssl dgst -sha256 $stream_dir/stream"
 # what one core compresses with stowage's pinned parameters (gzip level 6,
 # zstd level 3, one thread): the reference for the compressed builds
@@ -204,7 +206,7 @@ layers=$(field cold_none layers)
 nix path-info --json -r "$top" >"$tmp/graph.json"
 for c in none gzip; do
   cache=$tmp/cache-$c
-  $(build --cache-dir "$cache" --compression "$c") 2>/dev/null || die "populating the cache failed"
+  timeout "$limit" $(build --cache-dir "$cache" --compression "$c") 2>/dev/null || die "populating the cache failed"
   measure "warm_$c" --warmup 1 -N -- "$(build --cache-dir "$cache" --compression "$c")"
   summary "warm_$c" --cache-dir "$cache" --compression "$c"
   [ "$(field "warm_$c" layers_computed)" = 0 ] || die "warm build ($c) computed layers"
@@ -293,9 +295,10 @@ Medians of $runs runs (hyperfine, after one warm-up run except for gzip); min-ma
 ## Input
 
 \`bench/large-closure.nix\` at scale $scale: $npaths store paths, $nfiles regular files,
-$nlinks symlinks, $file_bytes bytes of file content (nix-build in this run:
-$(calc "%.0f" "$t1 - $t0") s; it has nothing to do once the closure is in the store). Image: $layers layers (default layering), $tar_bytes bytes of
-uncompressed layer tar (\`bytes_hashed\` of the cold \`--json\` summary).
+$nlinks symlinks, $file_bytes bytes of file content. nix-build took
+$(calc "%.0f" "$t1 - $t0") s in this run (nothing to do once the closure is in the store).
+Image: $layers layers (default layering), $tar_bytes bytes of uncompressed layer tar
+(\`bytes_hashed\` of the cold \`--json\` summary).
 
 All runs with the closure in the page cache (one \`cat\` over every file first):
 disk speed is not measured. Outputs go to a temporary directory.

@@ -61,7 +61,16 @@ static int write_file_data(const struct tree_entry *e, struct sink *out, char *c
 		stw_error("'%s' changed while it was being read", e->source);
 		goto out;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (e->size >= READ_CHUNK)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* Seeking for holes costs two syscalls a file: only where there can
+	 * be holes, i.e. fewer blocks allocated than the size needs. */
+	if ((uint64_t)st.st_blocks * 512 >= e->size) {
+		ret = copy_range(fd, e, 0, e->size, out, chunk);
+		if (!ret)
+			ret = tar_write_padding(out, e->size);
+		goto out;
+	}
 	while (pos < e->size) {
 		off_t data = lseek(fd, (off_t)pos, SEEK_DATA), hole;
 		if (data < 0 && errno == ENXIO)
