@@ -1,59 +1,39 @@
 /* stw_copy: parsing the destination and writing files atomically. */
 #include "stowage/copy.h"
 #include "archive_out.h"
+#include "atomic_file.h"
 #include "buf.h"
 #include "error.h"
 #include "manifest.h"
 #include "oci_layout.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum archive_kind { DOCKER_ARCHIVE, OCI_ARCHIVE };
 
-/* Writes FILE.<pid>.tmp beside FILE and renames it when complete. */
+/* Written beside FILE and renamed into place when complete. */
 static int write_archive_file(const struct stw_image *img, enum archive_kind kind, const char *file,
 			      const char *ref, struct stw_copy_stats *stats)
 {
-	struct buf tmp;
+	struct atomic_file f;
 	struct fd_sink out;
-	int fd = -1, ret = -1;
+	int ret = -1;
 
-	buf_init(&tmp);
 	memset(&out, 0, sizeof(out));
-	if (buf_addf(&tmp, "%s.%ld.tmp", file, (long)getpid()) < 0)
-		goto out;
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		stw_error_errno("cannot create '%s'", tmp.data);
-		goto out;
-	}
-	if (fd_sink_init(&out, fd, file) < 0)
+	if (atomic_file_open(&f, file) < 0)
+		return -1;
+	if (fd_sink_init(&out, f.fd, file) < 0)
 		goto out;
 	if ((kind == DOCKER_ARCHIVE ? docker_archive_write(img, ref, &out.base, stats)
 				    : oci_archive_write(img, ref, &out.base, stats)) < 0)
 		goto out;
-	if (close(fd) < 0) {
-		fd = -1;
-		stw_error_errno("cannot write '%s'", file);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.data, file) < 0) {
-		stw_error_errno("cannot rename '%s' to '%s'", tmp.data, file);
-		goto out;
-	}
-	ret = 0;
+	ret = atomic_file_commit(&f);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (ret < 0 && tmp.len)
-		unlink(tmp.data);
+	if (ret < 0)
+		atomic_file_abort(&f);
 	fd_sink_release(&out);
-	buf_release(&tmp);
 	return ret;
 }
 

@@ -1,17 +1,15 @@
 #include "digest_cache.h"
+#include "atomic_file.h"
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
 #include "tree.h"
 
 #include <errno.h>
-#include <stdatomic.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* Bump when the tar format or the key changes: old entries then miss. */
 #define CACHE_FORMAT "stowage-digest-cache 1 tar 1"
@@ -132,33 +130,14 @@ static int mkdir_parents(char *path)
 
 void digest_cache_put(const char *cache_dir, const char *key, const struct layer_digests *d)
 {
-	static atomic_ulong serial; /* distinct temp names across threads */
-	struct buf path, tmp, content;
-	int fd = -1;
+	struct buf path, content;
 
 	buf_init(&path);
-	buf_init(&tmp);
 	buf_init(&content);
-	if (entry_path(&path, cache_dir, key) < 0 || mkdir_parents(path.data) < 0 ||
-	    buf_addf(&tmp, "%s.%ld.%lu.tmp", path.data, (long)getpid(), atomic_fetch_add(&serial, 1)) < 0 ||
+	if (entry_path(&path, cache_dir, key) == 0 && mkdir_parents(path.data) == 0 &&
 	    buf_addf(&content, "%s %s %llu %llu\n", d->diff_id, d->digest, (unsigned long long)d->tar_size,
-		     (unsigned long long)d->size) < 0)
-		goto out;
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	if (write_all(fd, content.data, content.len) < 0 || close(fd) < 0) {
-		fd = -1;
-		unlink(tmp.data);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.data, path.data) < 0)
-		unlink(tmp.data);
-out:
-	if (fd >= 0)
-		close(fd);
+		     (unsigned long long)d->size) == 0)
+		(void)atomic_file_write(path.data, content.data, content.len); /* best effort */
 	buf_release(&path);
-	buf_release(&tmp);
 	buf_release(&content);
 }

@@ -6,6 +6,7 @@
  * and renamed into place only when complete.
  */
 #include "oci_layout.h"
+#include "atomic_file.h"
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
@@ -46,35 +47,6 @@ static int blob_present(const char *path, uint64_t size)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
 }
 
-static int write_file_atomic(const char *path, const void *data, size_t len)
-{
-	struct buf tmp;
-	int fd, ret = -1;
-
-	buf_init(&tmp);
-	if (buf_addf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
-		goto out;
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		stw_error_errno("cannot create '%s'", tmp.data);
-		goto out;
-	}
-	if (write_all(fd, data, len) < 0 || close(fd) < 0) {
-		stw_error_errno("cannot write '%s'", tmp.data);
-		unlink(tmp.data);
-		goto out;
-	}
-	if (rename(tmp.data, path) < 0) {
-		stw_error_errno("cannot rename '%s'", tmp.data);
-		unlink(tmp.data);
-		goto out;
-	}
-	ret = 0;
-out:
-	buf_release(&tmp);
-	return ret;
-}
-
 /* A small blob held in memory (config, manifest). */
 static int write_memory_blob(struct layout_job *j, const char *digest, const char *data, size_t len)
 {
@@ -86,7 +58,7 @@ static int write_memory_blob(struct layout_job *j, const char *digest, const cha
 		ret = -1;
 	else if (blob_present(path.data, len))
 		atomic_fetch_add(&j->present, 1);
-	else if ((ret = write_file_atomic(path.data, data, len)) == 0) {
+	else if ((ret = atomic_file_write(path.data, data, len)) == 0) {
 		atomic_fetch_add(&j->written, 1);
 		atomic_fetch_add(&j->bytes, len);
 	}
@@ -98,12 +70,13 @@ static int write_layer_blob(void *ctx, size_t index)
 {
 	struct layout_job *j = ctx;
 	const struct stw_layer *l = &j->img->layers[index];
-	struct buf path, tmp;
+	struct atomic_file f = { .fd = -1 };
+	struct buf path;
 	struct fd_sink out;
-	int fd = -1, ret = -1;
+	int ret = -1;
 
 	buf_init(&path);
-	buf_init(&tmp);
+	buf_init(&f.tmp);
 	memset(&out, 0, sizeof(out));
 	if (blob_path(&path, j->dir, l->digest) < 0)
 		goto out;
@@ -112,36 +85,16 @@ static int write_layer_blob(void *ctx, size_t index)
 		ret = 0;
 		goto out;
 	}
-	if (buf_addf(&tmp, "%s.%ld.%zu.tmp", path.data, (long)getpid(), index) < 0)
+	if (atomic_file_open(&f, path.data) < 0 || fd_sink_init(&out, f.fd, path.data) < 0 ||
+	    layer_write_verified(l, &out.base) < 0 || atomic_file_commit(&f) < 0)
 		goto out;
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		stw_error_errno("cannot create '%s'", tmp.data);
-		goto out;
-	}
-	if (fd_sink_init(&out, fd, tmp.data) < 0 || layer_write_verified(l, &out.base) < 0)
-		goto out;
-	if (close(fd) < 0) {
-		fd = -1;
-		stw_error_errno("cannot write '%s'", tmp.data);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.data, path.data) < 0) {
-		stw_error_errno("cannot rename '%s'", tmp.data);
-		goto out;
-	}
 	atomic_fetch_add(&j->written, 1);
 	atomic_fetch_add(&j->bytes, l->size);
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (ret < 0 && tmp.len)
-		unlink(tmp.data);
+	atomic_file_abort(&f);
 	fd_sink_release(&out);
 	buf_release(&path);
-	buf_release(&tmp);
 	return ret;
 }
 
@@ -213,7 +166,7 @@ static int update_index(const char *dir, const char *manifest_digest, size_t man
 		stw_error_wrap("cannot update '%s'", path.data);
 		goto out;
 	}
-	ret = write_file_atomic(path.data, text, strlen(text));
+	ret = atomic_file_write(path.data, text, strlen(text));
 out:
 	if (lock >= 0)
 		close(lock); /* releases the lock */
@@ -273,7 +226,7 @@ static int write_layout(const struct stw_image *img, const char *dir, const char
 	if (make_dirs(dir) < 0 || buf_addf(&path, "%s/oci-layout", dir) < 0)
 		goto out;
 	if (access(path.data, F_OK) != 0 &&
-	    write_file_atomic(path.data, OCI_LAYOUT_FILE, strlen(OCI_LAYOUT_FILE)) < 0)
+	    atomic_file_write(path.data, OCI_LAYOUT_FILE, strlen(OCI_LAYOUT_FILE)) < 0)
 		goto out;
 	if (pool_run(img->layer_count, opts ? opts->jobs : 0, write_layer_blob, &j) < 0)
 		goto out;
