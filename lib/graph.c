@@ -1,5 +1,6 @@
 #include "stowage/graph.h"
 #include "buf.h"
+#include "graph_order.h"
 #include "error.h"
 #include "strmap.h"
 #include "utf8.h"
@@ -148,12 +149,13 @@ int stw_graph_merge(struct stw_graph *into, const struct stw_graph *from)
 }
 
 /* Iterative DFS with three colours, so deep graphs cannot overflow the
- * stack. */
-int stw_graph_check_acyclic(const struct stw_graph *g)
+ * stack; nodes are emitted when their references are done. */
+int graph_post_order(const struct stw_graph *g, size_t *order)
 {
 	unsigned char *colour = calloc(g->count ? g->count : 1, 1);
 	size_t *stack = malloc((g->count ? g->count : 1) * sizeof(size_t));
 	size_t *next = calloc(g->count ? g->count : 1, sizeof(size_t));
+	size_t emitted = 0;
 	int ret = -1;
 
 	if (!colour || !stack || !next) {
@@ -170,6 +172,9 @@ int stw_graph_check_acyclic(const struct stw_graph *g)
 			size_t n = stack[depth - 1];
 			if (next[n] == g->nodes[n].ref_count) {
 				colour[n] = 2;
+				if (order)
+					order[emitted] = n;
+				emitted++;
 				depth--;
 				continue;
 			}
@@ -191,6 +196,11 @@ out:
 	free(stack);
 	free(next);
 	return ret;
+}
+
+int stw_graph_check_acyclic(const struct stw_graph *g)
+{
+	return graph_post_order(g, NULL);
 }
 
 /* ---- JSON shapes ---- */

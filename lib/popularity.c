@@ -8,6 +8,7 @@
  */
 #include "layering.h"
 #include "error.h"
+#include "graph_order.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,47 +22,6 @@ struct sparse_score {
 static uint64_t add_saturating(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* Children before parents. */
-static int post_order(size_t *out, const struct stw_graph *g)
-{
-	size_t n = stw_graph_count(g), len = 0;
-	unsigned char *seen = calloc(n ? n : 1, 1);
-	size_t *stack = malloc((n ? n : 1) * sizeof(size_t));
-	size_t *next = calloc(n ? n : 1, sizeof(size_t));
-	int ret = -1;
-
-	if (!seen || !stack || !next) {
-		stw_error("out of memory");
-		goto out;
-	}
-	for (size_t root = 0; root < n; root++) {
-		size_t depth = 0;
-		if (seen[root])
-			continue;
-		seen[root] = 1;
-		stack[depth++] = root;
-		while (depth) {
-			size_t v = stack[depth - 1];
-			if (next[v] == stw_graph_reference_count(g, v)) {
-				out[len++] = v;
-				depth--;
-				continue;
-			}
-			size_t c = stw_graph_reference(g, v, next[v]++);
-			if (!seen[c]) {
-				seen[c] = 1;
-				stack[depth++] = c;
-			}
-		}
-	}
-	ret = 0;
-out:
-	free(seen);
-	free(stack);
-	free(next);
-	return ret;
 }
 
 static int score_node(struct sparse_score *scores, const struct stw_graph *g, size_t v,
@@ -144,7 +104,7 @@ int popularity_order(size_t *order, const struct stw_graph *g)
 		stw_error("out of memory");
 		goto out;
 	}
-	if (post_order(post, g) < 0)
+	if (graph_post_order(g, post) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (score_node(scores, g, post[i], acc, touched) < 0)
