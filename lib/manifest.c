@@ -7,7 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int stw_image_manifest(char **out, const struct stw_image *img)
+static const char *docker_layer_type(enum stw_compression c)
+{
+	return c == STW_COMPRESSION_GZIP ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
+					 : "application/vnd.docker.image.rootfs.diff.tar";
+}
+
+int stw_image_manifest_as(char **out, const struct stw_image *img, int docker)
 {
 	json_t *layers = json_array(), *m;
 
@@ -16,17 +22,28 @@ int stw_image_manifest(char **out, const struct stw_image *img)
 		return stw_error("a layer JSON has no config, so it has no manifest: use stowage build");
 	for (size_t i = 0; layers && i < img->layer_count; i++) {
 		const struct stw_layer *l = &img->layers[i];
+		if (docker && l->compression == STW_COMPRESSION_ZSTD) {
+			json_decref(layers);
+			return stw_error("Docker schema 2 has no zstd layers: build with --compression gzip, or push OCI");
+		}
 		json_array_append_new(layers, json_pack("{s:s,s:s,s:I}", "mediaType",
-							stw_layer_media_type(l->compression), "digest",
-							l->digest, "size", (json_int_t)l->size));
+							docker ? docker_layer_type(l->compression)
+							       : stw_layer_media_type(l->compression),
+							"digest", l->digest, "size", (json_int_t)l->size));
 	}
-	m = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:o}", "schemaVersion", 2, "mediaType", OCI_MANIFEST_TYPE,
-		      "config", "mediaType", OCI_CONFIG_TYPE, "digest", img->config_digest, "size",
+	m = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:o}", "schemaVersion", 2, "mediaType",
+		      docker ? DOCKER_MANIFEST_TYPE : OCI_MANIFEST_TYPE, "config", "mediaType",
+		      docker ? DOCKER_CONFIG_TYPE : OCI_CONFIG_TYPE, "digest", img->config_digest, "size",
 		      (json_int_t)strlen(img->config_json), "layers", layers);
 	if (m)
 		*out = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(m);
 	return *out ? 0 : stw_error("out of memory");
+}
+
+int stw_image_manifest(char **out, const struct stw_image *img)
+{
+	return stw_image_manifest_as(out, img, 0);
 }
 
 int stw_manifest_digest(char out[72], const char *manifest)

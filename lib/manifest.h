@@ -9,6 +9,13 @@
 #define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
 #define OCI_INDEX_TYPE "application/vnd.oci.image.index.v1+json"
 #define OCI_CONFIG_TYPE "application/vnd.oci.image.config.v1+json"
+#define DOCKER_MANIFEST_TYPE "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_LIST_TYPE "application/vnd.docker.distribution.manifest.list.v2+json"
+#define DOCKER_CONFIG_TYPE "application/vnd.docker.container.image.v1+json"
+
+/* The image's manifest with OCI (docker = 0) or Docker schema 2 media
+ * types. Schema 2 has no zstd layer type: such an image is refused. */
+int stw_image_manifest_as(char **out, const struct stw_image *img, int docker);
 
 /* docker-archive's manifest.json for img, tagged repo_tag (may be NULL). */
 int docker_archive_manifest(char **out, const struct stw_image *img, const char *repo_tag);

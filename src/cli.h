@@ -34,5 +34,7 @@ int cmd_build(int argc, char **argv);
 int cmd_layer(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "push_run.h"
 #include "stowage/copy.h"
 #include "stowage/error.h"
 
@@ -19,42 +20,50 @@ static const char help[] =
 	"  oci:DIR[:TAG]                   OCI image layout, created or updated\n"
 	"  oci-archive:FILE[:TAG]          the layout as one tar file\n"
 	"  docker-archive:FILE[:NAME:TAG]  for docker load / podman load\n"
+	"  docker-daemon:NAME[:TAG]        loaded into the Docker daemon at $DOCKER_HOST\n"
+	"                                  (unix sockets only; default unix:///var/run/docker.sock)\n"
 	"  -                               docker-archive on stdout\n"
 	"\n"
-	"  --jobs N   layers written in parallel into an OCI layout\n"
-	"  --json     print what was written as JSON on stdout (not with -)\n";
+	"  docker://HOST[:PORT]/REPO[:TAG] a registry (see 'stowage push --help')\n"
+	"\n"
+	"  --jobs N   layers written in parallel (OCI layout, registry)\n"
+	"  --json     print what was written as JSON on stdout (not with -)\n"
+	"\n" REGISTRY_OPTIONS_HELP;
 
 int cmd_copy(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "json", no_argument, NULL, 'J' },
+		REGISTRY_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct stw_copy_options o = { .out_fd = 1 };
+	struct stw_copy_options o = { .out_fd = 1, .docker_host = getenv("DOCKER_HOST") };
 	struct stw_copy_stats stats;
 	struct stw_image *img = NULL;
-	int opt, json = 0, rc = 1;
+	struct registry_args args;
+	int opt, json, rc = 1;
 
+	registry_args_init(&args);
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(help, stdout);
 			return 0;
-		} else if (opt == 'j') {
-			o.jobs = atoi(optarg);
-			if (o.jobs < 1 || o.jobs > 256)
-				return cli_usage("copy", "--jobs must be a number from 1 to 256");
-		} else if (opt == 'J') {
-			json = 1;
-		} else {
-			return cli_usage("copy", "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
+		rc = registry_args_option(&args, opt, optarg, "copy");
+		if (rc == 0)
+			return cli_usage("copy", "unknown or incomplete option '%s'", argv[optind - 1]);
+		if (rc != 1)
+			return rc;
 	}
+	rc = 1;
 	if (argc - optind != 2)
 		return cli_usage("copy", "expected IMAGE.json and DEST");
+	if (!strncmp(argv[optind + 1], "docker://", 9))
+		return push_run(argv[optind], argv[optind + 1] + 9, &args);
+	o.jobs = args.opts.jobs;
+	json = args.json;
 	if (!strcmp(argv[optind + 1], "-") && isatty(1))
 		return cli_fail("refusing to write an image archive to a terminal: redirect stdout");
 	if (stw_image_load(&img, argv[optind]) < 0)

@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "registry_args.h"
 #include "stowage/copy.h"
 #include "stowage/error.h"
 #include "stowage/image.h"
@@ -14,7 +15,12 @@ static const char help[] =
 	"\n"
 	"Shows an image (or layer) JSON: architecture, config, and each layer's\n"
 	"digest, size and store paths. --json prints the same as JSON, with the\n"
-	"manifest digest the image will have.\n";
+	"manifest digest the image will have.\n"
+	"\n"
+	"       stowage inspect docker://HOST[:PORT]/REPO[:TAG|@DIGEST] [--json] [options]\n"
+	"\n"
+	"Shows a registry's manifest (or index) and the image config.\n"
+	"\n" REGISTRY_OPTIONS_HELP;
 
 static void print_config(const struct stw_image *img)
 {
@@ -110,32 +116,81 @@ static int print_json(const struct stw_image *img)
 	return text ? 0 : cli_fail("out of memory");
 }
 
+/* A registry's manifest (or index) and config. */
+static int inspect_remote(const char *ref, struct registry_args *args)
+{
+	char *text = NULL;
+	json_t *root, *cfg, *layers;
+	size_t i;
+	json_t *l;
+
+	registry_args_finish(args);
+	if (stw_remote_inspect(&text, ref, &args->opts) < 0)
+		return cli_fail_lib();
+	if (args->json) {
+		puts(text);
+		free(text);
+		return 0;
+	}
+	root = json_loads(text, 0, NULL);
+	free(text);
+	cfg = json_object_get(root, "config");
+	printf("reference:  %s\n", ref);
+	printf("digest:     %s\n", json_string_value(json_object_get(root, "manifest_digest")));
+	printf("media type: %s\n", json_string_value(json_object_get(root, "media_type")));
+	if (cfg)
+		printf("platform:   %s/%s%s%s\n", json_string_value(json_object_get(cfg, "os")),
+		       json_string_value(json_object_get(cfg, "architecture")),
+		       json_object_get(cfg, "variant") ? "/" : "",
+		       json_object_get(cfg, "variant") ? json_string_value(json_object_get(cfg, "variant")) : "");
+	layers = json_object_get(json_object_get(root, "manifest"), "layers");
+	json_array_foreach(layers, i, l) {
+		char size[32];
+		cli_format_bytes(size, sizeof(size), (unsigned long long)json_integer_value(json_object_get(l, "size")));
+		printf("%3zu  %.19s  %10s\n", i, json_string_value(json_object_get(l, "digest")), size);
+	}
+	layers = json_object_get(json_object_get(root, "manifest"), "manifests");
+	json_array_foreach(layers, i, l) {
+		json_t *p = json_object_get(l, "platform");
+		printf("%3zu  %.19s  %s/%s%s%s\n", i, json_string_value(json_object_get(l, "digest")),
+		       json_string_value(json_object_get(p, "os")), json_string_value(json_object_get(p, "architecture")),
+		       json_object_get(p, "variant") ? "/" : "",
+		       json_object_get(p, "variant") ? json_string_value(json_object_get(p, "variant")) : "");
+	}
+	json_decref(root);
+	return 0;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'J' },
+		REGISTRY_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct stw_image *img = NULL;
-	int opt, json = 0, rc;
+	struct registry_args args;
+	int opt, json, rc;
 
+	registry_args_init(&args);
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(help, stdout);
 			return 0;
-		} else if (opt == 'J') {
-			json = 1;
-		} else {
-			return cli_usage("inspect", "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
+		rc = registry_args_option(&args, opt, optarg, "inspect");
+		if (rc == 0)
+			return cli_usage("inspect", "unknown or incomplete option '%s'", argv[optind - 1]);
+		if (rc != 1)
+			return rc;
 	}
+	json = args.json;
 	if (argc - optind != 1)
-		return cli_usage("inspect", "expected one IMAGE.json");
+		return cli_usage("inspect", "expected one IMAGE.json or docker://REF");
 	if (!strncmp(argv[optind], "docker://", 9))
-		return cli_fail("cannot inspect '%s': registry access is not available in this build", argv[optind]);
+		return inspect_remote(argv[optind] + 9, &args);
 	if (stw_image_load(&img, argv[optind]) < 0)
 		return cli_fail_lib();
 	rc = json ? print_json(img) : print_human(img);

@@ -16,7 +16,9 @@ static const struct command commands[] = {
 	{ "build", cmd_build, "build an image JSON from a Nix closure" },
 	{ "layer", cmd_layer, "build a reusable layer JSON (a shared base layer)" },
 	{ "copy", cmd_copy, "deliver an image to an OCI layout, an archive or stdout" },
-	{ "inspect", cmd_inspect, "show an image's layers, sizes and store paths" },
+	{ "push", cmd_push, "push an image to a registry (copy to docker://)" },
+	{ "tag", cmd_tag, "add tags to a pushed image, server-side" },
+	{ "inspect", cmd_inspect, "show an image's layers, sizes and store paths, or a remote one" },
 };
 
 static int usage(FILE *out)

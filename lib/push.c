@@ -1,0 +1,492 @@
+/*
+ * stw_push: every blob (layers, then the config) is checked with HEAD,
+ * mounted from another repository of the registry when the local record
+ * knows one, or uploaded: the layer is synthesised by a producer thread
+ * into a socket pair, streamed to the registry in one PATCH while being
+ * hashed, and the upload is only finished (PUT ?digest=) when the digest
+ * equals the recorded one; otherwise the session is cancelled. Blobs go
+ * in parallel; the manifest goes last, with exact bytes.
+ */
+#include "stowage/registry.h"
+#include "stowage/copy.h"
+#include "blob_record.h"
+#include "buf.h"
+#include "digest.h"
+#include "error.h"
+#include "layer_tar.h"
+#include "manifest.h"
+#include "pool.h"
+#include "registry_connect.h"
+#include "registry_ref.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BLOB_ATTEMPTS 3
+
+const char *stw_blob_action_name(enum stw_blob_action a)
+{
+	return a == STW_BLOB_SKIPPED ? "skipped" : a == STW_BLOB_MOUNTED ? "mounted" : "uploaded";
+}
+
+struct push {
+	const struct stw_image *img;
+	const struct stw_registry_options *opts;
+	struct registry *reg;
+	struct registry_ref ref;
+	char *scope;
+	struct stw_push_result *result;
+	atomic_uint_fast64_t uploaded, skipped, mounted;
+};
+
+/* ---- one blob ---- */
+
+static int blob_exists(struct push *p, void *h, const char *digest, int *exists)
+{
+	struct http_request req = { .method = "HEAD", .timeout_s = 120 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (buf_addf(&suffix, "blobs/%s", digest) < 0 || registry_url(&url, p->reg, p->ref.repo, suffix.data) < 0)
+		goto out;
+	req.url = url;
+	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 200 && resp.status != 404) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("cannot check blob %s in %s/%s: %s", digest, p->reg->host, p->ref.repo, why);
+		goto out;
+	}
+	*exists = resp.status == 200;
+	ret = 0;
+out:
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
+}
+
+/* POST an upload session, optionally asking to mount from another repo.
+ * *mounted when the registry mounted it (201); else *location is the
+ * session to upload into. */
+static int start_upload(struct push *p, void *h, const char *digest, const char *from, int *mounted,
+			char **location)
+{
+	struct http_request req = { .method = "POST", .body = "", .body_len = 0, .timeout_s = 120 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL, *scope = NULL;
+	int ret = -1;
+
+	*mounted = 0;
+	*location = NULL;
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (buf_adds(&suffix, "blobs/uploads/") < 0 ||
+	    (from && buf_addf(&suffix, "?mount=%s&from=%s", digest, from) < 0) ||
+	    registry_url(&url, p->reg, p->ref.repo, suffix.data) < 0 ||
+	    registry_scope(&scope, p->ref.repo, "push,pull", from) < 0)
+		goto out;
+	req.url = url;
+	if (registry_request(p->reg, h, scope, &req, &resp) < 0)
+		goto out;
+	if (from && resp.status == 201) {
+		*mounted = 1;
+		ret = 0;
+		goto out;
+	}
+	if (resp.status != 202 || !resp.location) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("cannot start an upload to %s/%s: %s", p->reg->host, p->ref.repo, why);
+		goto out;
+	}
+	ret = http_resolve_location(location, url, resp.location);
+out:
+	free(url);
+	free(scope);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
+}
+
+static void cancel_upload(struct push *p, void *h, const char *location)
+{
+	struct http_request req = { .method = "DELETE", .url = location, .timeout_s = 30 };
+	struct http_response resp;
+	http_response_init(&resp);
+	(void)registry_request(p->reg, h, p->scope, &req, &resp); /* failures are ignored, as the spec says */
+	http_response_release(&resp);
+}
+
+/* PUT <location>[?&]digest=D with an optional last body. */
+static int finish_upload(struct push *p, void *h, const char *location, const char *digest, const void *body,
+			 size_t len)
+{
+	struct http_request req = { .method = "PUT", .body = body ? body : "", .body_len = len,
+				    .content_type = "application/octet-stream", .timeout_s = 300 };
+	struct http_response resp;
+	struct buf url;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&url);
+	if (buf_addf(&url, "%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', digest) < 0)
+		goto out;
+	req.url = url.data;
+	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 201) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("the registry refused blob %s: %s", digest, why);
+		goto out;
+	}
+	ret = 0;
+out:
+	buf_release(&url);
+	http_response_release(&resp);
+	return ret;
+}
+
+/* ---- streaming a layer: producer thread -> socket pair -> curl ---- */
+
+struct producer {
+	const struct stw_layer *layer;
+	int fd;
+	struct layer_digests digests;
+	int result;
+	int stream_closed; /* the reader went away: its error is the one to tell */
+	char error[1024];
+};
+
+struct socket_sink {
+	struct sink base;
+	struct producer *producer;
+};
+
+static int socket_write(struct sink *s, const void *data, size_t len)
+{
+	struct producer *pr = ((struct socket_sink *)s)->producer;
+	const char *p = data;
+	while (len) {
+		/* MSG_NOSIGNAL: a reader that gave up must not kill the process */
+		ssize_t n = send(pr->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr->stream_closed = 1;
+			return stw_error_errno("upload stream closed");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int socket_finish(struct sink *s)
+{
+	(void)s;
+	return 0;
+}
+
+static void *produce(void *arg)
+{
+	struct producer *pr = arg;
+	struct socket_sink out = { { socket_write, socket_finish, NULL }, pr };
+
+	pr->result = layer_compute(pr->layer, &out.base, &pr->digests);
+	if (pr->result < 0)
+		snprintf(pr->error, sizeof(pr->error), "%s", stw_error_last());
+	shutdown(pr->fd, SHUT_WR); /* end of body for the reader */
+	return NULL;
+}
+
+static ssize_t read_stream(void *ctx, char *dst, size_t len)
+{
+	int fd = *(int *)ctx;
+	for (;;) {
+		ssize_t n = recv(fd, dst, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n;
+	}
+}
+
+static int retryable_status(long status)
+{
+	return status == 408 || status == 429 || status >= 500;
+}
+
+/* One attempt: PATCH the whole layer as it is synthesised, check what was
+ * sent against the recorded digest, then finish the upload or cancel it. */
+static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l, const char *location, int *retry)
+{
+	struct http_request req = { .method = "PATCH", .content_type = "application/octet-stream",
+				    .url = location, .reader = read_stream };
+	struct http_response resp;
+	struct producer pr = { .layer = l, .fd = -1 };
+	pthread_t thread;
+	int fds[2] = { -1, -1 }, ret = -1, rc;
+	char *next = NULL;
+
+	*retry = 0;
+	http_response_init(&resp);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+		stw_error_errno("cannot create an upload stream");
+		goto out;
+	}
+	pr.fd = fds[1];
+	if (pthread_create(&thread, NULL, produce, &pr) != 0) {
+		stw_error("cannot start a layer producer");
+		goto out;
+	}
+	req.reader_ctx = &fds[0];
+	rc = registry_request(p->reg, h, p->scope, &req, &resp);
+	close(fds[0]); /* a producer still writing gets EPIPE and stops */
+	fds[0] = -1;
+	pthread_join(thread, NULL);
+	if (pr.result < 0 && !pr.stream_closed) { /* content changed since the build, unreadable file */
+		stw_error("%s", pr.error);
+		cancel_upload(p, h, location);
+		goto out;
+	}
+	if (rc < 0) {
+		*retry = 1;
+		goto out;
+	}
+	if (resp.status != 202 && resp.status != 204) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("upload of layer %s to %s/%s failed: %s", l->digest, p->reg->host, p->ref.repo, why);
+		*retry = retryable_status(resp.status);
+		cancel_upload(p, h, location);
+		goto out;
+	}
+	if (resp.location && http_resolve_location(&next, location, resp.location) < 0)
+		goto out;
+	if (pr.result < 0 || strcmp(pr.digests.digest, l->digest) != 0 || pr.digests.size != l->size) {
+		stw_error("layer %s holding '%s' no longer matches its recorded digest (content now %s): rebuild the "
+			  "image; the upload was cancelled",
+			  l->digest, l->path_count ? l->paths[0].path : "(empty layer)",
+			  pr.result < 0 ? "unknown" : pr.digests.digest);
+		cancel_upload(p, h, next ? next : location);
+		goto out;
+	}
+	ret = finish_upload(p, h, next ? next : location, l->digest, NULL, 0);
+out:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	free(next);
+	http_response_release(&resp);
+	return ret;
+}
+
+/* Uploads a layer, from a fresh session when an attempt fails on the way. */
+static int upload_layer(struct push *p, void *h, const struct stw_layer *l, char *location)
+{
+	for (int attempt = 1;; attempt++) {
+		int mounted, retry, rc;
+		if (!location && start_upload(p, h, l->digest, NULL, &mounted, &location) < 0)
+			return -1;
+		rc = upload_layer_once(p, h, l, location, &retry);
+		free(location);
+		location = NULL;
+		if (rc == 0)
+			return 0;
+		if (!retry || attempt == BLOB_ATTEMPTS)
+			return -1;
+		registry_backoff(attempt, -1);
+	}
+}
+
+static int upload_config(struct push *p, void *h)
+{
+	const struct stw_image *img = p->img;
+	char *location = NULL;
+	int mounted, ret;
+
+	if (start_upload(p, h, img->config_digest, NULL, &mounted, &location) < 0)
+		return -1;
+	ret = finish_upload(p, h, location, img->config_digest, img->config_json, strlen(img->config_json));
+	free(location);
+	return ret;
+}
+
+/* ---- all blobs ---- */
+
+static int first_with_digest(const struct stw_image *img, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (!strcmp(img->layers[k].digest, img->layers[i].digest))
+			return 0;
+	return 1;
+}
+
+static int push_blob(void *ctx, size_t index)
+{
+	struct push *p = ctx;
+	const struct stw_image *img = p->img;
+	int is_config = index == img->layer_count;
+	const struct stw_layer *l = is_config ? NULL : &img->layers[index];
+	const char *digest = is_config ? img->config_digest : l->digest;
+	uint64_t size = is_config ? strlen(img->config_json) : l->size;
+	struct stw_push_blob *out = is_config ? &p->result->config : &p->result->layers[index];
+	char *from = NULL, *location = NULL;
+	void *h = NULL;
+	int exists = 0, mounted = 0, ret = -1;
+
+	memcpy(out->digest, digest, sizeof(out->digest));
+	out->size = size;
+	if (!is_config && !first_with_digest(img, index)) { /* the same layer twice: sent once */
+		out->action = STW_BLOB_SKIPPED;
+		return 0;
+	}
+	if (!(h = registry_handle_take(p->reg)) || blob_exists(p, h, digest, &exists) < 0)
+		goto out;
+	if (exists) {
+		out->action = STW_BLOB_SKIPPED;
+		atomic_fetch_add(&p->skipped, size);
+	} else if (!is_config &&
+		   (from = blob_record_find(p->opts->cache_dir, p->reg->host, digest, p->ref.repo)) &&
+		   start_upload(p, h, digest, from, &mounted, &location) == 0 && mounted) {
+		out->action = STW_BLOB_MOUNTED;
+		snprintf(out->mounted_from, sizeof(out->mounted_from), "%s", from);
+		atomic_fetch_add(&p->mounted, size);
+	} else {
+		/* a declined mount (202) leaves a session to upload into */
+		if ((is_config ? upload_config(p, h) : upload_layer(p, h, l, location)) < 0) {
+			location = NULL;
+			goto out;
+		}
+		location = NULL;
+		out->action = STW_BLOB_UPLOADED;
+		atomic_fetch_add(&p->uploaded, size);
+	}
+	blob_record_add(p->opts->cache_dir, p->reg->host, digest, p->ref.repo);
+	ret = 0;
+out:
+	free(location);
+	free(from);
+	registry_handle_give(p->reg, h);
+	return ret;
+}
+
+/* ---- the manifest ---- */
+
+static int put_manifest(struct push *p, const char *reference, const char *bytes, const char *media_type,
+			char digest[72])
+{
+	struct http_request req = { .method = "PUT", .body = bytes, .body_len = strlen(bytes),
+				    .content_type = media_type, .timeout_s = 120 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	void *h = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (sha256_digest(digest, bytes, strlen(bytes)) < 0 || buf_addf(&suffix, "manifests/%s", reference) < 0 ||
+	    registry_url(&url, p->reg, p->ref.repo, suffix.data) < 0 || !(h = registry_handle_take(p->reg)))
+		goto out;
+	req.url = url;
+	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 201 && resp.status != 200) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("the registry refused the manifest for %s/%s:%s: %s", p->reg->host, p->ref.repo, reference,
+			  why);
+		goto out;
+	}
+	if (resp.content_digest && strcmp(resp.content_digest, digest) != 0) {
+		stw_error("the registry stored the manifest as %s, not %s", resp.content_digest, digest);
+		goto out;
+	}
+	ret = 0;
+out:
+	registry_handle_give(p->reg, h);
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
+}
+
+void stw_push_result_release(struct stw_push_result *r)
+{
+	free(r->layers);
+	memset(r, 0, sizeof(*r));
+}
+
+int stw_push(struct stw_push_result *out, const struct stw_image *img, const char *ref_text,
+	     const struct stw_registry_options *opts)
+{
+	struct push p = { .img = img, .opts = opts, .result = out };
+	char *manifest = NULL;
+	const char *tag;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	atomic_init(&p.uploaded, 0);
+	atomic_init(&p.skipped, 0);
+	atomic_init(&p.mounted, 0);
+	if (!img->has_config) {
+		stw_error("a layer JSON has no config: use stowage build to make an image");
+		goto out;
+	}
+	if (registry_ref_parse(&p.ref, ref_text) < 0)
+		goto out;
+	if (p.ref.digest) {
+		stw_error("push to a tag, not a digest: '%s'", ref_text);
+		goto out;
+	}
+	tag = p.ref.tag ? p.ref.tag : img->tag ? img->tag : "latest";
+	if (!registry_tag_valid(tag)) {
+		stw_error("invalid tag '%s'", tag);
+		goto out;
+	}
+	if (stw_image_manifest_as(&manifest, img, opts->docker_format) < 0)
+		goto out;
+	snprintf(out->reference, sizeof(out->reference), "%s/%s:%s", p.ref.host, p.ref.repo, tag);
+	out->layers = calloc(img->layer_count + 1, sizeof(*out->layers));
+	if (!out->layers) {
+		stw_error("out of memory");
+		goto out;
+	}
+	out->layer_count = img->layer_count;
+	if (registry_connect(&p.reg, p.ref.host, opts) < 0 ||
+	    registry_scope(&p.scope, p.ref.repo, "push,pull", NULL) < 0)
+		goto out;
+	/* every blob first, the manifest only once they are all in place */
+	if (pool_run(img->layer_count + 1, opts->jobs > 0 ? opts->jobs : 4, push_blob, &p) < 0)
+		goto out;
+	if (put_manifest(&p, tag, manifest, opts->docker_format ? DOCKER_MANIFEST_TYPE : OCI_MANIFEST_TYPE,
+			 out->manifest_digest) < 0)
+		goto out;
+	out->bytes_uploaded = atomic_load(&p.uploaded);
+	out->bytes_skipped = atomic_load(&p.skipped);
+	out->bytes_mounted = atomic_load(&p.mounted);
+	ret = 0;
+out:
+	if (ret < 0)
+		stw_error_wrap("cannot push to '%s'", ref_text);
+	free(manifest);
+	free(p.scope);
+	registry_ref_release(&p.ref);
+	registry_close(p.reg);
+	return ret;
+}

@@ -1,0 +1,211 @@
+/* Reading manifests from a registry: server-side tagging (the manifest is
+ * fetched and put back under new tags: no blob is sent) and inspection. */
+#include "stowage/registry.h"
+#include "buf.h"
+#include "digest.h"
+#include "error.h"
+#include "manifest.h"
+#include "registry_connect.h"
+#include "registry_ref.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANIFEST_ACCEPT                                                                                    \
+	OCI_MANIFEST_TYPE ", " OCI_INDEX_TYPE ", " DOCKER_MANIFEST_TYPE ", " DOCKER_LIST_TYPE
+#define MAX_MANIFEST (8u << 20)
+#define MAX_CONFIG (16u << 20)
+
+struct remote {
+	struct registry *reg;
+	struct registry_ref ref;
+	void *handle;
+	char *scope;
+};
+
+static void remote_close(struct remote *r)
+{
+	if (r->reg)
+		registry_handle_give(r->reg, r->handle);
+	registry_close(r->reg);
+	registry_ref_release(&r->ref);
+	free(r->scope);
+}
+
+static int remote_open(struct remote *r, const char *ref, const char *actions,
+		       const struct stw_registry_options *opts)
+{
+	memset(r, 0, sizeof(*r));
+	if (registry_ref_parse(&r->ref, ref) < 0 || registry_connect(&r->reg, r->ref.host, opts) < 0 ||
+	    registry_scope(&r->scope, r->ref.repo, actions, NULL) < 0 || !(r->handle = registry_handle_take(r->reg)))
+		return -1;
+	return 0;
+}
+
+/* GETs manifests/<reference> or blobs/<digest>, verifying a digest when
+ * the reference is one (and the Docker-Content-Digest header when sent). */
+static int remote_get(struct remote *r, const char *kind, const char *reference, size_t max, struct buf *body,
+		      char **media_type, char digest[72])
+{
+	struct http_request req = { .method = "GET", .accept = MANIFEST_ACCEPT, .max_body = max,
+				    .follow_redirects = 1, .timeout_s = 300 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (buf_addf(&suffix, "%s/%s", kind, reference) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
+		goto out;
+	req.url = url;
+	if (registry_request(r->reg, r->handle, r->scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 200) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("%s/%s: %s %s not found: %s", r->reg->host, r->ref.repo, kind, reference, why);
+		goto out;
+	}
+	if (sha256_digest(digest, resp.body.data, resp.body.len) < 0)
+		goto out;
+	if ((!strncmp(reference, "sha256:", 7) && strcmp(reference, digest) != 0) ||
+	    (resp.content_digest && !strcmp(kind, "manifests") && strcmp(resp.content_digest, digest) != 0)) {
+		stw_error("%s/%s: the registry sent content that does not match %s", r->reg->host, r->ref.repo,
+			  !strncmp(reference, "sha256:", 7) ? reference : resp.content_digest);
+		goto out;
+	}
+	if (media_type) {
+		const char *ct = resp.content_type ? resp.content_type : "";
+		*media_type = strndup(ct, strcspn(ct, ";"));
+	}
+	buf_reset(body);
+	ret = buf_add(body, resp.body.data, resp.body.len);
+out:
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
+}
+
+static int put_tag(struct remote *r, const char *tag, const struct buf *manifest, const char *media_type)
+{
+	struct http_request req = { .method = "PUT", .body = manifest->data, .body_len = manifest->len,
+				    .content_type = media_type, .timeout_s = 120 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (buf_addf(&suffix, "manifests/%s", tag) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
+		goto out;
+	req.url = url;
+	if (registry_request(r->reg, r->handle, r->scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 201 && resp.status != 200) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("the registry refused tag '%s': %s", tag, why);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
+}
+
+int stw_tag(char digest_out[72], const char *ref, const char *const *tags, size_t tag_count,
+	    const struct stw_registry_options *opts)
+{
+	struct remote r;
+	struct buf manifest;
+	char *media_type = NULL;
+	int ret = -1;
+
+	buf_init(&manifest);
+	for (size_t i = 0; i < tag_count; i++)
+		if (!registry_tag_valid(tags[i]))
+			return stw_error("invalid tag '%s'", tags[i]);
+	if (remote_open(&r, ref, "push,pull", opts) < 0)
+		goto out;
+	if (remote_get(&r, "manifests", r.ref.digest ? r.ref.digest : r.ref.tag ? r.ref.tag : "latest", MAX_MANIFEST,
+		       &manifest, &media_type, digest_out) < 0)
+		goto out;
+	for (size_t i = 0; i < tag_count; i++)
+		if (put_tag(&r, tags[i], &manifest, media_type) < 0)
+			goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		stw_error_wrap("cannot tag '%s'", ref);
+	free(media_type);
+	buf_release(&manifest);
+	remote_close(&r);
+	return ret;
+}
+
+int stw_remote_inspect(char **json_out, const char *ref, const struct stw_registry_options *opts)
+{
+	struct remote r;
+	struct buf manifest, config;
+	char *media_type = NULL, digest[72], config_digest[72];
+	json_t *m = NULL, *out = NULL;
+	int ret = -1;
+
+	*json_out = NULL;
+	buf_init(&manifest);
+	buf_init(&config);
+	if (remote_open(&r, ref, "pull", opts) < 0)
+		goto out;
+	if (remote_get(&r, "manifests", r.ref.digest ? r.ref.digest : r.ref.tag ? r.ref.tag : "latest", MAX_MANIFEST,
+		       &manifest, &media_type, digest) < 0)
+		goto out;
+	m = json_loadb(manifest.data, manifest.len, 0, NULL);
+	if (!json_is_object(m)) {
+		stw_error("the manifest of '%s' is not JSON", ref);
+		goto out;
+	}
+	out = json_pack("{s:s,s:s,s:s,s:O}", "reference", ref, "manifest_digest", digest, "media_type", media_type,
+			"manifest", m);
+	if (!out)
+		goto oom;
+	if (json_is_string(json_object_get(json_object_get(m, "config"), "digest"))) {
+		const char *cd = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
+		json_t *c;
+		if (!digest_is_valid(cd)) {
+			stw_error("the manifest of '%s' names an invalid config digest", ref);
+			goto out;
+		}
+		if (remote_get(&r, "blobs", cd, MAX_CONFIG, &config, NULL, config_digest) < 0)
+			goto out;
+		c = json_loadb(config.data, config.len, 0, NULL);
+		if (!c) {
+			stw_error("the config of '%s' is not JSON", ref);
+			goto out;
+		}
+		json_object_set_new(out, "config", c);
+	}
+	*json_out = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!*json_out)
+		goto oom;
+	ret = 0;
+	goto out;
+oom:
+	stw_error("out of memory");
+out:
+	if (ret < 0)
+		stw_error_wrap("cannot inspect '%s'", ref);
+	json_decref(m);
+	json_decref(out);
+	free(media_type);
+	buf_release(&manifest);
+	buf_release(&config);
+	remote_close(&r);
+	return ret;
+}
