@@ -45,6 +45,16 @@ struct push {
 	atomic_uint_fast64_t uploaded, skipped, mounted;
 };
 
+/* ---- progress ---- */
+
+static void report(struct push *p, enum stw_progress_event event, size_t index, const char *digest, uint64_t size,
+		   uint64_t bytes, enum stw_blob_action action)
+{
+	struct stw_progress pr = { event, index, p->img->layer_count + 1, digest, size, bytes, action };
+	if (p->opts->progress)
+		p->opts->progress(p->opts->progress_ctx, &pr);
+}
+
 /* ---- one blob ---- */
 
 static int blob_exists(struct push *p, void *h, const char *digest, int *exists)
@@ -213,13 +223,29 @@ static void *produce(void *arg)
 	return NULL;
 }
 
+struct stream {
+	int fd;
+	struct push *push;
+	const struct stw_layer *layer;
+	size_t index;
+	uint64_t sent, reported;
+};
+
 static ssize_t read_stream(void *ctx, char *dst, size_t len)
 {
-	int fd = *(int *)ctx;
+	struct stream *st = ctx;
 	for (;;) {
-		ssize_t n = recv(fd, dst, len, 0);
+		ssize_t n = recv(st->fd, dst, len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n > 0) {
+			st->sent += (uint64_t)n;
+			if (st->sent - st->reported >= 256 * 1024) {
+				st->reported = st->sent;
+				report(st->push, STW_PROGRESS_BYTES, st->index, st->layer->digest, st->layer->size,
+				       st->sent, STW_BLOB_UPLOADED);
+			}
+		}
 		return n;
 	}
 }
@@ -231,8 +257,10 @@ static int retryable_status(long status)
 
 /* One attempt: PATCH the whole layer as it is synthesised, check what was
  * sent against the recorded digest, then finish the upload or cancel it. */
-static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l, const char *location, int *retry)
+static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l, size_t index, const char *location,
+			     int *retry)
 {
+	struct stream st = { .fd = -1, .push = p, .layer = l, .index = index };
 	struct http_request req = { .method = "PATCH", .content_type = "application/octet-stream",
 				    .url = location, .reader = read_stream };
 	struct http_response resp;
@@ -252,7 +280,8 @@ static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l,
 		stw_error("cannot start a layer producer");
 		goto out;
 	}
-	req.reader_ctx = &fds[0];
+	st.fd = fds[0];
+	req.reader_ctx = &st;
 	rc = registry_request(p->reg, h, p->scope, &req, &resp);
 	close(fds[0]); /* a producer still writing gets EPIPE and stops */
 	fds[0] = -1;
@@ -296,13 +325,13 @@ out:
 }
 
 /* Uploads a layer, from a fresh session when an attempt fails on the way. */
-static int upload_layer(struct push *p, void *h, const struct stw_layer *l, char *location)
+static int upload_layer(struct push *p, void *h, const struct stw_layer *l, size_t index, char *location)
 {
 	for (int attempt = 1;; attempt++) {
 		int mounted, retry, rc;
 		if (!location && start_upload(p, h, l->digest, NULL, &mounted, &location) < 0)
 			return -1;
-		rc = upload_layer_once(p, h, l, location, &retry);
+		rc = upload_layer_once(p, h, l, index, location, &retry);
 		free(location);
 		location = NULL;
 		if (rc == 0)
@@ -355,6 +384,7 @@ static int push_blob(void *ctx, size_t index)
 		out->action = STW_BLOB_SKIPPED;
 		return 0;
 	}
+	report(p, STW_PROGRESS_START, index, digest, size, 0, STW_BLOB_UPLOADED);
 	if (!(h = registry_handle_take(p->reg)) || blob_exists(p, h, digest, &exists) < 0)
 		goto out;
 	if (exists) {
@@ -368,7 +398,7 @@ static int push_blob(void *ctx, size_t index)
 		atomic_fetch_add(&p->mounted, size);
 	} else {
 		/* a declined mount (202) leaves a session to upload into */
-		if ((is_config ? upload_config(p, h) : upload_layer(p, h, l, location)) < 0) {
+		if ((is_config ? upload_config(p, h) : upload_layer(p, h, l, index, location)) < 0) {
 			location = NULL;
 			goto out;
 		}
@@ -377,6 +407,7 @@ static int push_blob(void *ctx, size_t index)
 		atomic_fetch_add(&p->uploaded, size);
 	}
 	blob_record_add(p->opts->cache_dir, p->reg->host, digest, p->ref.repo);
+	report(p, STW_PROGRESS_DONE, index, digest, size, out->action == STW_BLOB_UPLOADED ? size : 0, out->action);
 	ret = 0;
 out:
 	free(location);

@@ -1,5 +1,6 @@
 #include "push_run.h"
 #include "cli.h"
+#include "progress.h"
 #include "stowage/error.h"
 
 #include <jansson.h>
@@ -50,11 +51,19 @@ int push_run(const char *image_path, const char *ref, struct registry_args *args
 {
 	struct stw_image *img = NULL;
 	struct stw_push_result result;
+	struct progress_view view;
 	int rc;
 
 	registry_args_finish(args);
-	if (stw_image_load(&img, image_path) < 0)
+	progress_view_init(&view);
+	if (!args->json) {
+		args->opts.progress = progress_view_update;
+		args->opts.progress_ctx = &view;
+	}
+	if (stw_image_load(&img, image_path) < 0) {
+		progress_view_release(&view);
 		return cli_fail_lib();
+	}
 	if (stw_push(&result, img, ref, &args->opts) < 0) {
 		rc = cli_fail_lib();
 	} else {
@@ -66,5 +75,6 @@ int push_run(const char *image_path, const char *ref, struct registry_args *args
 	}
 	stw_push_result_release(&result);
 	stw_image_free(img);
+	progress_view_release(&view);
 	return rc;
 }

@@ -11,6 +11,24 @@
 
 #include "stowage/image.h"
 
+enum stw_blob_action { STW_BLOB_UPLOADED, STW_BLOB_SKIPPED, STW_BLOB_MOUNTED };
+
+/* Progress of one blob, reported from the pushing threads (a callback
+ * must be thread-safe). BYTES events come at most every 256 KiB. */
+enum stw_progress_event { STW_PROGRESS_START, STW_PROGRESS_BYTES, STW_PROGRESS_DONE };
+
+struct stw_progress {
+	enum stw_progress_event event;
+	size_t index;        /* layers 0..count-2, the config last */
+	size_t count;
+	const char *digest;
+	uint64_t size;
+	uint64_t bytes;      /* sent so far */
+	enum stw_blob_action action; /* with DONE */
+};
+
+typedef void (*stw_progress_fn)(void *ctx, const struct stw_progress *progress);
+
 struct stw_registry_options {
 	const char *creds;                  /* "USER:PASS", or NULL */
 	const char *const *auth_files;      /* docker config.json-shaped files, tried in order */
@@ -22,9 +40,9 @@ struct stw_registry_options {
 	int jobs;                           /* blobs in parallel; <= 0: 4 */
 	int docker_format;                  /* 1: Docker schema 2 media types instead of OCI */
 	const char *cache_dir;              /* record of pushed blob locations; NULL: none */
+	stw_progress_fn progress;           /* NULL: no reports */
+	void *progress_ctx;
 };
-
-enum stw_blob_action { STW_BLOB_UPLOADED, STW_BLOB_SKIPPED, STW_BLOB_MOUNTED };
 
 struct stw_push_blob {
 	char digest[72];
