@@ -42,4 +42,28 @@ umoci unpack --image "$out/oci:8.6.0-arm64" "$out/arm64" >/dev/null
 cp /usr/bin/qemu-aarch64-static "$out/arm64/rootfs/"
 echo "arm64: $(chroot "$out/arm64/rootfs" /qemu-aarch64-static /bin/fd --version)"
 
-say "done: image JSONs and the OCI layout are in $out/"
+say "pushing both to a registry on loopback (docker-registry, plain HTTP on 127.0.0.1)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$out/registry.yml" <<YML
+version: 0.1
+log: { level: warn }
+storage: { filesystem: { rootdirectory: $PWD/$out/registry } }
+http: { addr: 127.0.0.1:$port }
+YML
+docker-registry serve "$out/registry.yml" >"$out/registry.log" 2>&1 &
+registry_pid=$!
+trap 'kill $registry_pid 2>/dev/null' EXIT
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+for arch in amd64 arm64; do
+  $stowage push "$out/fd-$arch.json" "127.0.0.1:$port/fd:8.6.0-$arch" --cache-dir "$out/cache"
+done
+say "pushing amd64 again: nothing to upload"
+$stowage push "$out/fd-amd64.json" "127.0.0.1:$port/fd:8.6.0-amd64" --cache-dir "$out/cache"
+say "adding the tag 'latest' server-side"
+$stowage tag "127.0.0.1:$port/fd:8.6.0-amd64" latest
+
+say "what skopeo inspect sees in the registry"
+skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/fd:latest" | jq '{Digest, Architecture, Layers}'
+skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/fd:8.6.0-arm64" | jq '{Digest, Architecture}'
+
+say "done: image JSONs, the OCI layout and the registry's storage are in $out/"

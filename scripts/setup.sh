@@ -15,7 +15,7 @@ command -v dpkg-query >/dev/null || die "not a Debian system (no dpkg-query)"
 PACKAGES=(
   build-essential pkg-config libcurl4-openssl-dev libssl-dev libjansson-dev
   zlib1g-dev libzstd-dev nix-bin skopeo umoci podman docker-registry patchelf
-  qemu-user-static jq apache2-utils python3 openssl file zstd
+  qemu-user-static jq apache2-utils python3 openssl file zstd curl
 )
 
 # Another apt run (e.g. a provisioning job) may hold the dpkg lock: wait for
