@@ -90,7 +90,18 @@ static size_t on_header(char *data, size_t size, size_t count, void *ctx)
 		return len;
 	}
 	keep(&x->resp->location, header_value(data, len, "location"));
-	keep(&x->resp->www_authenticate, header_value(data, len, "www-authenticate"));
+	if ((v = header_value(data, len, "www-authenticate"))) {
+		/* several challenge lines are one list (RFC 7235) */
+		if (x->resp->www_authenticate) {
+			struct buf joined;
+			buf_init(&joined);
+			if (buf_addf(&joined, "%s, %s", x->resp->www_authenticate, v) == 0)
+				keep(&x->resp->www_authenticate, buf_detach(&joined, NULL));
+			free(v);
+		} else {
+			x->resp->www_authenticate = v;
+		}
+	}
 	keep(&x->resp->content_digest, header_value(data, len, "docker-content-digest"));
 	keep(&x->resp->content_type, header_value(data, len, "content-type"));
 	keep(&x->resp->range, header_value(data, len, "range"));

@@ -167,10 +167,31 @@ static int append_query(struct buf *url, const char *key, const char *value, int
 	return ret;
 }
 
+/* An identity (refresh) token is exchanged with the OAuth2 POST form;
+ * servers without it answer 404 and the GET form is used instead. */
+static int oauth2_body(struct buf *body, const struct registry *r, const char *scope)
+{
+	char *service = curl_easy_escape(NULL, r->service ? r->service : "", 0);
+	char *token = curl_easy_escape(NULL, r->creds.identity_token, 0);
+	char *scopes = curl_easy_escape(NULL, scope, 0);
+	int ret = -1;
+
+	if (service && token && scopes)
+		ret = buf_addf(body, "grant_type=refresh_token&client_id=stowage&service=%s&scope=%s&refresh_token=%s",
+			       service, scopes, token);
+	if (token)
+		memset(token, 0, strlen(token));
+	curl_free(service);
+	curl_free(token);
+	curl_free(scopes);
+	return ret;
+}
+
 /* GET realm?service=..&scope=.. (one scope parameter per scope). */
 static int fetch_token(struct registry *r, void *h, const char *scope)
 {
 	struct http_request req = { .method = "GET", .max_body = 1 << 20, .timeout_s = 60 };
+	struct buf form;
 	struct http_response resp;
 	struct buf url;
 	char *basic = NULL, *scopes = strdup(scope), *save = NULL, *token_text;
@@ -179,6 +200,19 @@ static int fetch_token(struct registry *r, void *h, const char *scope)
 
 	http_response_init(&resp);
 	buf_init(&url);
+	buf_init(&form);
+	if (r->creds.identity_token) {
+		req.method = "POST";
+		req.url = r->realm;
+		req.content_type = "application/x-www-form-urlencoded";
+		if (oauth2_body(&form, r, scope) < 0)
+			goto out;
+		req.body = form.data;
+		req.body_len = form.len;
+		if (http_perform(h, &r->tls, &req, &resp) == 0 && resp.status != 404)
+			goto answered;
+		req = (struct http_request){ .method = "GET", .max_body = 1 << 20, .timeout_s = 60 };
+	}
 	if (!scopes || buf_adds(&url, r->realm) < 0 || (r->service && append_query(&url, "service", r->service, &first) < 0))
 		goto out;
 	for (char *s = strtok_r(scopes, " ", &save); s; s = strtok_r(NULL, " ", &save))
@@ -201,9 +235,10 @@ static int fetch_token(struct registry *r, void *h, const char *scope)
 		}
 		registry_backoff(attempt, resp.retry_after);
 	}
+answered:
 	if (resp.status == 401 || resp.status == 403) {
 		stw_error("authentication to %s failed: the token service refused the credentials%s", r->host,
-			  r->creds.username ? "" : " (none were given: use --creds or an auth file)");
+			  r->creds.username || r->creds.identity_token ? "" : " (none were given: use --creds or an auth file)");
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -229,6 +264,9 @@ out:
 		memset(basic, 0, strlen(basic));
 	free(basic);
 	free(scopes);
+	if (form.len)
+		memset(form.data, 0, form.len);
+	buf_release(&form);
 	json_decref(root);
 	if (resp.body.len)
 		memset(resp.body.data, 0, resp.body.len);
