@@ -143,6 +143,19 @@ static int inspect_remote(const char *ref, struct registry_args *args)
 		       json_string_value(json_object_get(cfg, "architecture")),
 		       json_object_get(cfg, "variant") ? "/" : "",
 		       json_object_get(cfg, "variant") ? json_string_value(json_object_get(cfg, "variant")) : "");
+	if (json_object_get(json_object_get(root, "manifest"), "config")) {
+		json_t *c = json_object_get(cfg, "config");
+		char *entry = json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *cmd = json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
+		if (entry)
+			printf("entrypoint: %s\n", entry);
+		if (cmd)
+			printf("cmd:        %s\n", cmd);
+		printf("config:     %s\n", json_string_value(json_object_get(
+						  json_object_get(json_object_get(root, "manifest"), "config"), "digest")));
+		free(entry);
+		free(cmd);
+	}
 	layers = json_object_get(json_object_get(root, "manifest"), "layers");
 	json_array_foreach(layers, i, l) {
 		char size[32];
