@@ -29,7 +29,7 @@ enum {
 	"  --creds USER:PASS     credentials (else --authfile, $REGISTRY_AUTH_FILE, the docker\n"          \
 	"                        config's credHelpers/credsStore/auths, $GITHUB_ACTOR/$GITHUB_TOKEN)\n"    \
 	"  --authfile FILE       a docker config.json-shaped file\n"                                       \
-	"  --cert-dir DIR        also trust the CA certificates DIR/\\*.crt\n"                             \
+	"  --cert-dir DIR        also trust the CA certificates DIR/*.crt\n"                             \
 	"  --tls-verify=false    allow plain HTTP and any certificate (loopback may use HTTP anyway)\n"    \
 	"  --jobs N              blobs in parallel (default 4)\n"                                          \
 	"  --format oci|v2s2     manifest media types (default oci)\n"                                     \
