@@ -184,6 +184,8 @@ static void set_method(CURL *h, const struct http_request *req, struct exchange 
 		curl_easy_setopt(h, CURLOPT_READDATA, x);
 		if (req->body)
 			curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+		else if (req->reader_length > 0)
+			curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->reader_length);
 	} else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH")) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
@@ -245,7 +247,8 @@ int http_perform(void *handle, const struct http_tls *tls, const struct http_req
 	}
 	if (add_header(&headers, "Authorization", req->authorization) < 0 ||
 	    add_header(&headers, "Content-Type", req->content_type) < 0 ||
-	    add_header(&headers, "Accept", req->accept) < 0 || add_header(&headers, "Expect", "") < 0)
+	    add_header(&headers, "Accept", req->accept) < 0 || add_header(&headers, "Expect", "") < 0 ||
+	    add_header(&headers, "Content-Range", req->content_range) < 0)
 		goto out;
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	set_method(h, req, &x);

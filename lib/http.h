@@ -30,8 +30,10 @@ struct http_request {
 	const char *accept;       /* or NULL */
 	const void *body;         /* memory body (may be empty), or NULL */
 	size_t body_len;
-	http_body_reader reader;  /* streamed body (chunked), when body is NULL */
+	http_body_reader reader;  /* streamed body, when body is NULL */
 	void *reader_ctx;
+	long long reader_length;  /* streamed body's length, or 0 for chunked */
+	const char *content_range; /* or NULL */
 	int follow_redirects;     /* GETs of blobs may be redirected to storage */
 	size_t max_body;          /* response body cap; 0: 1 MiB */
 	long timeout_s;           /* whole exchange; 0: none (stall guard still on) */

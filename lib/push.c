@@ -175,6 +175,7 @@ out:
 struct producer {
 	const struct stw_layer *layer;
 	int fd;
+	uint64_t skip; /* bytes the registry already has: hashed, not sent */
 	struct layer_digests digests;
 	int result;
 	int stream_closed; /* the reader went away: its error is the one to tell */
@@ -190,6 +191,12 @@ static int socket_write(struct sink *s, const void *data, size_t len)
 {
 	struct producer *pr = ((struct socket_sink *)s)->producer;
 	const char *p = data;
+	if (pr->skip) {
+		size_t drop = pr->skip < len ? (size_t)pr->skip : len;
+		pr->skip -= drop;
+		p += drop;
+		len -= drop;
+	}
 	while (len) {
 		/* MSG_NOSIGNAL: a reader that gave up must not kill the process */
 		ssize_t n = send(pr->fd, p, len, MSG_NOSIGNAL);
@@ -255,22 +262,31 @@ static int retryable_status(long status)
 	return status == 408 || status == 429 || status >= 500;
 }
 
-/* One attempt: PATCH the whole layer as it is synthesised, check what was
- * sent against the recorded digest, then finish the upload or cancel it. */
+/* One attempt: PATCH the layer as it is synthesised (from byte `have`,
+ * when resuming), check everything against the recorded digest, then
+ * finish the upload or cancel it. *resumable when the transfer broke but
+ * the session may still hold what arrived. */
 static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l, size_t index, const char *location,
-			     int *retry)
+			     uint64_t have, int *retry, int *resumable)
 {
-	struct stream st = { .fd = -1, .push = p, .layer = l, .index = index };
+	struct stream st = { .fd = -1, .push = p, .layer = l, .index = index, .sent = have, .reported = have };
 	struct http_request req = { .method = "PATCH", .content_type = "application/octet-stream",
 				    .url = location, .reader = read_stream };
 	struct http_response resp;
-	struct producer pr = { .layer = l, .fd = -1 };
+	struct producer pr = { .layer = l, .fd = -1, .skip = have };
+	char range[64];
 	pthread_t thread;
 	int fds[2] = { -1, -1 }, ret = -1, rc;
 	char *next = NULL;
 
-	*retry = 0;
+	*retry = *resumable = 0;
 	http_response_init(&resp);
+	if (have) { /* the chunked protocol: say where this part goes */
+		snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)have,
+			 (unsigned long long)(l->size - 1));
+		req.content_range = range;
+		req.reader_length = (long long)(l->size - have);
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
 		stw_error_errno("cannot create an upload stream");
 		goto out;
@@ -292,14 +308,14 @@ static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l,
 		goto out;
 	}
 	if (rc < 0) {
-		*retry = 1;
+		*retry = *resumable = 1;
 		goto out;
 	}
 	if (resp.status != 202 && resp.status != 204) {
 		char why[300];
 		registry_error_text(why, sizeof(why), &resp);
 		stw_error("upload of layer %s to %s/%s failed: %s", l->digest, p->reg->host, p->ref.repo, why);
-		*retry = retryable_status(resp.status);
+		*retry = retryable_status(resp.status) || resp.status == 416;
 		cancel_upload(p, h, location);
 		goto out;
 	}
@@ -324,21 +340,63 @@ out:
 	return ret;
 }
 
-/* Uploads a layer, from a fresh session when an attempt fails on the way. */
+/* Asks an upload session how much it holds (GET -> 204, Range: 0-N).
+ * Returns 0 with *have and a possibly new *location, -1 when the session
+ * is gone or says nothing usable. */
+static int upload_status(struct push *p, void *h, char **location, uint64_t *have)
+{
+	struct http_request req = { .method = "GET", .url = *location, .timeout_s = 60 };
+	struct http_response resp;
+	unsigned long long start, end;
+	char *moved = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0 || resp.status != 204 || !resp.range)
+		goto out;
+	if (sscanf(resp.range, "%llu-%llu", &start, &end) == 2 && start == 0)
+		*have = end + 1;
+	else if (!strcmp(resp.range, "0--1") || !strcmp(resp.range, "0-"))
+		*have = 0; /* distribution's way of saying "nothing yet" */
+	else
+		goto out;
+	if (resp.location) {
+		if (http_resolve_location(&moved, *location, resp.location) < 0)
+			goto out;
+		free(*location);
+		*location = moved;
+	}
+	ret = 0;
+out:
+	http_response_release(&resp);
+	return ret;
+}
+
+/* Uploads a layer; after a broken transfer it resumes from what the
+ * registry holds, else it starts a fresh session. */
 static int upload_layer(struct push *p, void *h, const struct stw_layer *l, size_t index, char *location)
 {
+	uint64_t have = 0;
+
 	for (int attempt = 1;; attempt++) {
-		int mounted, retry, rc;
-		if (!location && start_upload(p, h, l->digest, NULL, &mounted, &location) < 0)
-			return -1;
-		rc = upload_layer_once(p, h, l, index, location, &retry);
-		free(location);
-		location = NULL;
-		if (rc == 0)
-			return 0;
-		if (!retry || attempt == BLOB_ATTEMPTS)
-			return -1;
+		int mounted, retry, resumable, rc;
+		if (!location) {
+			have = 0;
+			if (start_upload(p, h, l->digest, NULL, &mounted, &location) < 0)
+				return -1;
+		}
+		rc = upload_layer_once(p, h, l, index, location, have, &retry, &resumable);
+		if (rc == 0 || !retry || attempt == BLOB_ATTEMPTS) {
+			if (rc < 0 && resumable)
+				cancel_upload(p, h, location);
+			free(location);
+			return rc;
+		}
 		registry_backoff(attempt, -1);
+		if (!resumable || upload_status(p, h, &location, &have) < 0 || have >= l->size) {
+			free(location);
+			location = NULL;
+		}
 	}
 }
 
