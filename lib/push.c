@@ -330,6 +330,8 @@ static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l,
 		goto out;
 	}
 	ret = finish_upload(p, h, next ? next : location, l->digest, NULL, 0);
+	if (ret < 0 && have)
+		*retry = 1; /* a resumed session the registry would not finish: start afresh */
 out:
 	if (fds[0] >= 0)
 		close(fds[0]);
@@ -354,10 +356,13 @@ static int upload_status(struct push *p, void *h, char **location, uint64_t *hav
 	http_response_init(&resp);
 	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0 || resp.status != 204 || !resp.range)
 		goto out;
-	if (sscanf(resp.range, "%llu-%llu", &start, &end) == 2 && start == 0)
+	/* distribution answers "0-0" for an empty session as well as for one
+	 * byte: read it as empty (a wrong guess fails the digest check at the
+	 * end and the layer goes up in a fresh session) */
+	if (!strcmp(resp.range, "0-0") || !strcmp(resp.range, "0--1") || !strcmp(resp.range, "0-"))
+		*have = 0;
+	else if (sscanf(resp.range, "%llu-%llu", &start, &end) == 2 && start == 0)
 		*have = end + 1;
-	else if (!strcmp(resp.range, "0--1") || !strcmp(resp.range, "0-"))
-		*have = 0; /* distribution's way of saying "nothing yet" */
 	else
 		goto out;
 	if (resp.location) {
