@@ -332,3 +332,4 @@ $(if [ -n "$warnings" ]; then echo "- hyperfine warnings:"; echo "$warnings" | s
 EOF
 } >"$results"
 say "wrote $results"
+bash "$here/push.sh"   # the push benchmark (bench/PUSH-RESULTS.md)

@@ -3,6 +3,7 @@
 #include "archive_out.h"
 #include "atomic_file.h"
 #include "buf.h"
+#include "docker_daemon.h"
 #include "error.h"
 #include "manifest.h"
 #include "oci_layout.h"
@@ -105,6 +106,13 @@ int stw_copy(const struct stw_image *img, const char *dest, const struct stw_cop
 		if (split_transport(&path, &rest, dest + 15) < 0 || docker_ref(&ref, img, rest) < 0)
 			goto out;
 		ret = write_archive_file(img, DOCKER_ARCHIVE, path, ref, stats);
+	} else if (!strncmp(dest, "docker-daemon:", 14)) {
+		if (docker_ref(&ref, img, dest + 14) < 0)
+			goto out;
+		if (!ref)
+			stw_error("docker-daemon: needs NAME[:TAG] (the image JSON has no name)");
+		else
+			ret = docker_daemon_load(img, opts ? opts->docker_host : NULL, ref, stats);
 	} else if (!strncmp(dest, "docker://", 9) || !strncmp(dest, "docker-daemon:", 14)) {
 		stw_error("destination '%s': registry and daemon delivery are not available in this build", dest);
 	} else {

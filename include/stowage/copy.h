@@ -6,6 +6,7 @@
  *   oci:DIR[:TAG]                 OCI image layout (created or updated)
  *   oci-archive:FILE[:TAG]        the same layout as a tar file
  *   docker-archive:FILE[:NAME:TAG] `docker load` / `podman load` input
+ *   docker-daemon:NAME[:TAG]      loaded into a Docker/Podman daemon (docker_host)
  *   -                             docker-archive on out_fd (stdout)
  */
 #ifndef STOWAGE_COPY_H
@@ -16,6 +17,7 @@
 struct stw_copy_options {
 	int jobs;   /* parallel layer writers for oci:; <= 0: one per core */
 	int out_fd; /* where "-" writes */
+	const char *docker_host; /* docker-daemon:'s socket, "unix:///path"; NULL: "unix:///var/run/docker.sock" */
 };
 
 struct stw_copy_stats {
