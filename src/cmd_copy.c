@@ -32,31 +32,14 @@ static const char help[] =
 
 int cmd_copy(int argc, char **argv)
 {
-	static const struct option options[] = {
-		REGISTRY_LONG_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct stw_copy_options o = { .out_fd = 1, .docker_host = getenv("DOCKER_HOST") };
 	struct stw_copy_stats stats;
 	struct stw_image *img = NULL;
 	struct registry_args args;
-	int opt, json, rc = 1;
+	int json, rc = registry_args_parse(&args, argc, argv, "copy", help);
 
-	registry_args_init(&args);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(help, stdout);
-			return 0;
-		}
-		rc = registry_args_option(&args, opt, optarg, "copy");
-		if (rc == 0)
-			return cli_usage("copy", "unknown or incomplete option '%s'", argv[optind - 1]);
-		if (rc != 1)
-			return rc;
-	}
+	if (rc)
+		return rc < 0 ? 0 : rc;
 	rc = 1;
 	if (argc - optind != 2)
 		return cli_usage("copy", "expected IMAGE.json and DEST");

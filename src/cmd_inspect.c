@@ -176,29 +176,12 @@ static int inspect_remote(const char *ref, struct registry_args *args)
 
 int cmd_inspect(int argc, char **argv)
 {
-	static const struct option options[] = {
-		REGISTRY_LONG_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct stw_image *img = NULL;
 	struct registry_args args;
-	int opt, json, rc;
+	int json, rc = registry_args_parse(&args, argc, argv, "inspect", help);
 
-	registry_args_init(&args);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(help, stdout);
-			return 0;
-		}
-		rc = registry_args_option(&args, opt, optarg, "inspect");
-		if (rc == 0)
-			return cli_usage("inspect", "unknown or incomplete option '%s'", argv[optind - 1]);
-		if (rc != 1)
-			return rc;
-	}
+	if (rc)
+		return rc < 0 ? 0 : rc;
 	json = args.json;
 	if (argc - optind != 1)
 		return cli_usage("inspect", "expected one IMAGE.json or docker://REF");

@@ -17,29 +17,11 @@ static const char help[] =
 
 int cmd_push(int argc, char **argv)
 {
-	static const struct option options[] = {
-		REGISTRY_LONG_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct registry_args args;
-	int opt;
+	int rc = registry_args_parse(&args, argc, argv, "push", help);
 
-	registry_args_init(&args);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		int rc;
-		if (opt == 'h') {
-			fputs(help, stdout);
-			return 0;
-		}
-		rc = registry_args_option(&args, opt, optarg, "push");
-		if (rc == 0)
-			return cli_usage("push", "unknown or incomplete option '%s'", argv[optind - 1]);
-		if (rc != 1)
-			return rc;
-	}
+	if (rc)
+		return rc < 0 ? 0 : rc;
 	if (argc - optind != 2)
 		return cli_usage("push", "expected IMAGE.json and HOST/REPO[:TAG]");
 	return push_run(argv[optind], argv[optind + 1], &args);

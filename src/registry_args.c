@@ -68,6 +68,33 @@ int registry_args_option(struct registry_args *a, int opt, const char *arg, cons
 	}
 }
 
+int registry_args_parse(struct registry_args *a, int argc, char **argv, const char *cmd, const char *help)
+{
+	static const struct option options[] = {
+		REGISTRY_LONG_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	registry_args_init(a);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int rc;
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return -1;
+		}
+		rc = registry_args_option(a, opt, optarg, cmd);
+		if (rc == 0)
+			return cli_usage(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+		if (rc != 1)
+			return rc;
+	}
+	return 0;
+}
+
 void registry_args_finish(struct registry_args *a)
 {
 	const char *env_file = getenv("REGISTRY_AUTH_FILE");

@@ -50,6 +50,11 @@ struct registry_args {
 void registry_args_init(struct registry_args *a);
 /* 1 when opt was one of ours (0 when not), EXIT_USAGE on a bad value. */
 int registry_args_option(struct registry_args *a, int opt, const char *arg, const char *cmd);
+/* Parses a registry command's options (REGISTRY_LONG_OPTIONS and --help)
+ * up to its operands, which start at optind afterwards. Returns 0 to go
+ * on, -1 when --help was printed (exit 0), or the exit code of a usage
+ * error. */
+int registry_args_parse(struct registry_args *a, int argc, char **argv, const char *cmd, const char *help);
 /* Finalises the auth file list after parsing. */
 void registry_args_finish(struct registry_args *a);
 
