@@ -209,3 +209,145 @@ out:
 	remote_close(&r);
 	return ret;
 }
+
+/* ---- image index ---- */
+
+/* The platform object of a child manifest, from its config. */
+static json_t *child_platform(struct remote *r, json_t *manifest, const char *child)
+{
+	const char *cd = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+	struct buf config;
+	char digest[72];
+	json_t *c = NULL, *platform = NULL;
+
+	buf_init(&config);
+	if (!cd || !digest_is_valid(cd)) {
+		stw_error("'%s' is not an image manifest (an index cannot be nested here)", child);
+		goto out;
+	}
+	if (remote_get(r, "blobs", cd, MAX_CONFIG, &config, NULL, digest) < 0)
+		goto out;
+	c = json_loadb(config.data, config.len, 0, NULL);
+	if (!json_is_string(json_object_get(c, "architecture")) || !json_is_string(json_object_get(c, "os"))) {
+		stw_error("the config of '%s' names no architecture and os", child);
+		goto out;
+	}
+	platform = json_pack("{s:O,s:O}", "architecture", json_object_get(c, "architecture"), "os",
+			     json_object_get(c, "os"));
+	if (platform && json_is_string(json_object_get(c, "variant")))
+		json_object_set(platform, "variant", json_object_get(c, "variant"));
+	if (platform && json_is_string(json_object_get(c, "os.version")))
+		json_object_set(platform, "os.version", json_object_get(c, "os.version"));
+out:
+	json_decref(c);
+	buf_release(&config);
+	return platform;
+}
+
+/* One entry of the index: the child as the registry holds it. */
+static json_t *index_entry(struct remote *r, const char *child, int docker)
+{
+	struct registry_ref ref;
+	struct buf body;
+	char *media_type = NULL, digest[72];
+	json_t *m = NULL, *entry = NULL, *platform;
+
+	buf_init(&body);
+	if (registry_ref_parse(&ref, child) < 0)
+		return NULL;
+	if (!ref.digest || strcmp(ref.host, r->ref.host) != 0 || strcmp(ref.repo, r->ref.repo) != 0) {
+		stw_error("child '%s' must be %s/%s@sha256:... (by digest, in the index's repository)", child,
+			  r->ref.host, r->ref.repo);
+		goto out;
+	}
+	if (remote_get(r, "manifests", ref.digest, MAX_MANIFEST, &body, &media_type, digest) < 0)
+		goto out;
+	if (docker && strcmp(media_type, DOCKER_MANIFEST_TYPE) != 0) {
+		stw_error("child '%s' is %s: a Docker manifest list lists Docker manifests (push with --format v2s2)",
+			  child, media_type);
+		goto out;
+	}
+	if (strcmp(media_type, OCI_MANIFEST_TYPE) != 0 && strcmp(media_type, DOCKER_MANIFEST_TYPE) != 0) {
+		stw_error("child '%s' is %s, not an image manifest", child, media_type);
+		goto out;
+	}
+	m = json_loadb(body.data, body.len, 0, NULL);
+	if (!(platform = child_platform(r, m, child)))
+		goto out;
+	entry = json_pack("{s:s,s:s,s:I,s:o}", "mediaType", media_type, "digest", digest, "size",
+			  (json_int_t)body.len, "platform", platform);
+out:
+	json_decref(m);
+	free(media_type);
+	buf_release(&body);
+	registry_ref_release(&ref);
+	return entry;
+}
+
+static int index_annotations(json_t *index, const char *const *annotations, size_t count, int docker)
+{
+	json_t *a;
+	if (!count)
+		return 0;
+	if (docker)
+		return stw_error("a Docker manifest list has no annotations: use --format oci");
+	a = json_object();
+	for (size_t i = 0; i < count; i++) {
+		const char *eq = strchr(annotations[i], '=');
+		char *key;
+		if (!eq || eq == annotations[i]) {
+			json_decref(a);
+			return stw_error("annotation '%s' is not KEY=VALUE", annotations[i]);
+		}
+		key = strndup(annotations[i], (size_t)(eq - annotations[i]));
+		json_object_set_new(a, key, json_string(eq + 1));
+		free(key);
+	}
+	return json_object_set_new(index, "annotations", a);
+}
+
+int stw_index(char digest_out[72], const char *tag_ref, const char *const *children, size_t child_count,
+	      const char *const *annotations, size_t annotation_count, const struct stw_registry_options *opts)
+{
+	int docker = opts->docker_format;
+	struct remote r;
+	struct buf bytes;
+	json_t *index = NULL, *list = json_array();
+	char *text = NULL;
+	int ret = -1;
+
+	buf_init(&bytes);
+	memset(&r, 0, sizeof(r));
+	if (!child_count) {
+		stw_error("an index needs at least one image");
+		goto out;
+	}
+	if (remote_open(&r, tag_ref, "push,pull", opts) < 0)
+		goto out;
+	if (!r.ref.tag || r.ref.digest) {
+		stw_error("--tag '%s' must be HOST/REPO:TAG", tag_ref);
+		goto out;
+	}
+	for (size_t i = 0; i < child_count; i++) {
+		json_t *entry = index_entry(&r, children[i], docker);
+		if (!entry || json_array_append_new(list, entry) < 0)
+			goto out;
+	}
+	index = json_pack("{s:i,s:s,s:O}", "schemaVersion", 2, "mediaType", docker ? DOCKER_LIST_TYPE : OCI_INDEX_TYPE,
+			  "manifests", list);
+	if (!index || index_annotations(index, annotations, annotation_count, docker) < 0)
+		goto out;
+	text = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text || buf_adds(&bytes, text) < 0 || sha256_digest(digest_out, bytes.data, bytes.len) < 0)
+		goto out;
+	ret = put_tag(&r, r.ref.tag, &bytes, docker ? DOCKER_LIST_TYPE : OCI_INDEX_TYPE);
+out:
+	if (ret < 0)
+		stw_error_wrap("cannot push index '%s'", tag_ref);
+	free(text);
+	json_decref(index);
+	json_decref(list);
+	buf_release(&bytes);
+	remote_close(&r);
+	return ret;
+}

@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "copy", cmd_copy, "deliver an image to an OCI layout, an archive or stdout" },
 	{ "push", cmd_push, "push an image to a registry (copy to docker://)" },
 	{ "tag", cmd_tag, "add tags to a pushed image, server-side" },
+	{ "index", cmd_index, "push a multi-architecture index of pushed images" },
 	{ "inspect", cmd_inspect, "show an image's layers, sizes and store paths, or a remote one" },
 };
 

@@ -71,6 +71,14 @@ void stw_push_result_release(struct stw_push_result *r);
 int stw_tag(char digest_out[72], const char *ref, const char *const *tags, size_t tag_count,
 	    const struct stw_registry_options *opts);
 
+/* Pushes an image index (a Docker manifest list with docker_format) under
+ * tag_ref (HOST/REPO:TAG) listing children (HOST/REPO@DIGEST, in the same
+ * repository, pushed before), each with the platform its config names;
+ * annotations are "K=V" (OCI only). Children are read by digest and
+ * verified, never by tag. */
+int stw_index(char digest_out[72], const char *tag_ref, const char *const *children, size_t child_count,
+	      const char *const *annotations, size_t annotation_count, const struct stw_registry_options *opts);
+
 /* The remote manifest (or index) of ref and, for an image, its config, as
  * JSON: {"reference","manifest_digest","media_type","manifest","config"}. */
 int stw_remote_inspect(char **json_out, const char *ref, const struct stw_registry_options *opts);
