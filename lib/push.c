@@ -526,8 +526,9 @@ void stw_push_result_release(struct stw_push_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int stw_push(struct stw_push_result *out, const struct stw_image *img, const char *ref_text,
-	     const struct stw_registry_options *opts)
+/* Pushes to a tag, or by_digest to manifests/<digest> (no tag moves). */
+static int push_image(struct stw_push_result *out, const struct stw_image *img, const char *ref_text, int by_digest,
+		      const struct stw_registry_options *opts)
 {
 	struct push p = { .img = img, .opts = opts, .result = out };
 	char *manifest = NULL;
@@ -544,8 +545,8 @@ int stw_push(struct stw_push_result *out, const struct stw_image *img, const cha
 	}
 	if (registry_ref_parse(&p.ref, ref_text) < 0)
 		goto out;
-	if (p.ref.digest) {
-		stw_error("push to a tag, not a digest: '%s'", ref_text);
+	if (p.ref.digest || (by_digest && p.ref.tag)) {
+		stw_error("push to %s, not '%s'", by_digest ? "HOST/REPO (by digest)" : "a tag", ref_text);
 		goto out;
 	}
 	tag = p.ref.tag ? p.ref.tag : img->tag ? img->tag : "latest";
@@ -553,9 +554,12 @@ int stw_push(struct stw_push_result *out, const struct stw_image *img, const cha
 		stw_error("invalid tag '%s'", tag);
 		goto out;
 	}
-	if (stw_image_manifest_as(&manifest, img, opts->docker_format) < 0)
+	if (stw_image_manifest_as(&manifest, img, opts->docker_format) < 0 ||
+	    sha256_digest(out->manifest_digest, manifest, strlen(manifest)) < 0)
 		goto out;
-	snprintf(out->reference, sizeof(out->reference), "%s/%s:%s", p.ref.host, p.ref.repo, tag);
+	if (by_digest)
+		tag = out->manifest_digest;
+	snprintf(out->reference, sizeof(out->reference), "%s/%s%s%s", p.ref.host, p.ref.repo, by_digest ? "@" : ":", tag);
 	out->layers = calloc(img->layer_count + 1, sizeof(*out->layers));
 	if (!out->layers) {
 		stw_error("out of memory");
@@ -583,4 +587,16 @@ out:
 	registry_ref_release(&p.ref);
 	registry_close(p.reg);
 	return ret;
+}
+
+int stw_push(struct stw_push_result *out, const struct stw_image *img, const char *ref,
+	     const struct stw_registry_options *opts)
+{
+	return push_image(out, img, ref, 0, opts);
+}
+
+int stw_push_by_digest(struct stw_push_result *out, const struct stw_image *img, const char *repository,
+		       const struct stw_registry_options *opts)
+{
+	return push_image(out, img, repository, 1, opts);
 }

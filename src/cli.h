@@ -36,6 +36,8 @@ int cmd_copy(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 #endif

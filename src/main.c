@@ -18,7 +18,9 @@ static const struct command commands[] = {
 	{ "copy", cmd_copy, "deliver an image to an OCI layout, an archive or stdout" },
 	{ "push", cmd_push, "push an image to a registry (copy to docker://)" },
 	{ "tag", cmd_tag, "add tags to a pushed image, server-side" },
+	{ "verify", cmd_verify, "check an image's architecture against its binaries, and its digests" },
 	{ "index", cmd_index, "push a multi-architecture index of pushed images" },
+	{ "release", cmd_release, "publish per-architecture images, index and tags in one go" },
 	{ "inspect", cmd_inspect, "show an image's layers, sizes and store paths, or a remote one" },
 };
 

@@ -65,6 +65,9 @@ const char *stw_blob_action_name(enum stw_blob_action a);
 /* ref: HOST[:PORT]/REPO[:TAG]; the tag defaults to the image's, then "latest". */
 int stw_push(struct stw_push_result *out, const struct stw_image *img, const char *ref,
 	     const struct stw_registry_options *opts);
+/* The same, to HOST[:PORT]/REPO by digest: no tag is set or moved. */
+int stw_push_by_digest(struct stw_push_result *out, const struct stw_image *img, const char *repository,
+		       const struct stw_registry_options *opts);
 void stw_push_result_release(struct stw_push_result *r);
 
 /* Puts the manifest of ref under each of tags, sending only the manifest. */
