@@ -113,11 +113,13 @@ int stw_copy(const struct stw_image *img, const char *dest, const struct stw_cop
 			stw_error("docker-daemon: needs NAME[:TAG] (the image JSON has no name)");
 		else
 			ret = docker_daemon_load(img, opts ? opts->docker_host : NULL, ref, stats);
-	} else if (!strncmp(dest, "docker://", 9) || !strncmp(dest, "docker-daemon:", 14)) {
-		stw_error("destination '%s': registry and daemon delivery are not available in this build", dest);
+	} else if (!strncmp(dest, "docker://", 9)) {
+		/* registries are the job of stw_push (stowage/registry.h) */
+		stw_error("destination '%s': push to a registry with stw_push", dest);
 	} else {
 		stw_error("unknown destination '%s' (expected oci:DIR[:TAG], oci-archive:FILE[:TAG], "
-			  "docker-archive:FILE[:NAME:TAG] or -)", dest);
+			  "docker-archive:FILE[:NAME:TAG], docker-daemon:NAME[:TAG], docker://HOST/REPO[:TAG] or -)",
+			  dest);
 	}
 out:
 	if (ret < 0)

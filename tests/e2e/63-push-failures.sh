@@ -30,7 +30,7 @@ blob_absent() {
 	local code
 	code=$(registry_curl "/v2/mod/blobs/$1" -o /dev/null -I -w '%{http_code}')
 	[ "$code" = 404 ] || { echo "HEAD /v2/mod/blobs/$1: $code" >&2; return 1; }
-	! registry_blob_files | grep -qxF "$1" || { echo "$1 is in the storage" >&2; return 1; }
+	! registry_blob_files | grep -xF "$1" >/dev/null || { echo "$1 is in the storage" >&2; return 1; }
 }
 
 expect_success "build: a small image (bash only)" "$STOWAGE" build "$F/bash" --arch amd64 --name small --tag 1 --cache-dir "$CACHE" -o small.json

@@ -43,7 +43,7 @@ LIMIT=90 prereq "DOCKER_HOST=unix://\$SCRATCH/podman.sock stowage copy fd.json d
 took=$((SECONDS - t0)) copied=$PREREQ_OK
 expect_success "... in under 10 s (it took ${took}s; curl posts the same 26 MB tar to this socket in 0.1 s)" test "$took" -lt 10
 PREREQ_OK=$copied
-listed() { podman images --format '{{.Repository}}:{{.Tag}}' | grep -qxF "$REF" || { echo "podman images: $(podman images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')" >&2; return 1; }; }
+listed() { podman images --format '{{.Repository}}:{{.Tag}}' | grep -xF "$REF" >/dev/null || { echo "podman images: $(podman images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')" >&2; return 1; }; }
 dep expect_success "podman images shows $REF" listed
 dep expect_success "podman: the image ID is the config digest" \
 	equals "image id" "sha256:$(podman image inspect --format '{{.Id}}' "$REF" 2>/dev/null)" "$(jq -r .config_digest fd.json)"
