@@ -580,8 +580,10 @@ static int push_image(struct stw_push_result *out, const struct stw_image *img, 
 	out->bytes_mounted = atomic_load(&p.mounted);
 	ret = 0;
 out:
-	if (ret < 0)
+	if (ret < 0) {
 		stw_error_wrap("cannot push to '%s'", ref_text);
+		stw_push_result_release(out); /* a failed push leaves nothing to free */
+	}
 	free(manifest);
 	free(p.scope);
 	registry_ref_release(&p.ref);

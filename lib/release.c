@@ -135,6 +135,16 @@ static void image_arch(char *out, size_t len, const struct stw_image *img)
 	json_decref(c);
 }
 
+/* "os/arch[/variant]" of an image, from its config. */
+static void image_platform(char *out, size_t len, const struct stw_image *img)
+{
+	json_t *c = json_loads(img->config_json, 0, NULL);
+	const char *variant = json_string_value(json_object_get(c, "variant"));
+	snprintf(out, len, "%s/%s%s%s", json_string_value(json_object_get(c, "os")),
+		 json_string_value(json_object_get(c, "architecture")), variant ? "/" : "", variant ? variant : "");
+	json_decref(c);
+}
+
 static int join_ref(char *out, size_t len, const char *repo, char sep, const char *ref)
 {
 	if ((size_t)snprintf(out, len, "%s%c%s", repo, sep, ref) >= len)
@@ -251,9 +261,17 @@ int stw_release(struct stw_release_result *out, const struct stw_release_options
 	memset(out, 0, sizeof(*out));
 	if (!o->image_count || !o->repository_count || !o->tag_count)
 		return stw_error("a release needs images, a repository and a version");
-	for (size_t i = 0; i < o->image_count; i++)
+	for (size_t i = 0; i < o->image_count; i++) {
+		char a[64], b[64];
 		if (!o->images[i]->has_config)
 			return stw_error("a layer JSON cannot be released: use stowage build");
+		image_platform(a, sizeof(a), o->images[i]);
+		for (size_t k = 0; k < i; k++) {
+			image_platform(b, sizeof(b), o->images[k]);
+			if (!strcmp(a, b)) /* clients would only ever pick the first */
+				return stw_error("two images for %s: a release holds one image per platform", a);
+		}
+	}
 	out->repositories = calloc(o->repository_count, sizeof(*out->repositories));
 	if (!out->repositories)
 		return stw_error("out of memory");
