@@ -38,7 +38,7 @@ $(BUILD)/libstowage.a: $(LIB_OBJ)
 $(BUILD)/stowage: $(CLI_OBJ) $(BUILD)/libstowage.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libstowage.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h tests/unit/test_support.h $(BUILD)/libstowage.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libstowage.a $(LDLIBS)
 

@@ -2,37 +2,13 @@
  * zlib and zstd decompress back to the input, and bytes that depend only
  * on the input, not on how it was cut into writes. */
 #include "harness.h"
+#include "test_support.h"
 
 #include "buf.h"
 #include "compress.h"
 
 #include <zlib.h>
 #include <zstd.h>
-
-struct mem_sink {
-	struct sink base;
-	struct buf data;
-	int finished;
-};
-
-static int mem_write(struct sink *s, const void *data, size_t len)
-{
-	return buf_add(&((struct mem_sink *)s)->data, data, len);
-}
-
-static int mem_finish(struct sink *s)
-{
-	((struct mem_sink *)s)->finished++;
-	return 0;
-}
-
-static void mem_sink_init(struct mem_sink *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->base.write = mem_write;
-	m->base.finish = mem_finish;
-	buf_init(&m->data);
-}
 
 /* Compresses input written in pieces of `piece` bytes (0: one write). */
 static void compress_all(struct buf *out, enum stw_compression kind, const unsigned char *input, size_t len,

@@ -1,6 +1,7 @@
 /* SHA-256 (lib/digest.h), the sinks that carry it (lib/sink.h) and the
  * byte buffer under both (lib/buf.h). */
 #include "harness.h"
+#include "test_support.h"
 
 #include "buf.h"
 #include "digest.h"
@@ -59,31 +60,6 @@ TEST(digest_syntax)
 	CHECK(!digest_is_valid("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"));
 	CHECK(!digest_is_valid("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ag"));
 	CHECK(!digest_is_valid("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-}
-
-struct mem_sink {
-	struct sink base;
-	struct buf data;
-	int finished;
-};
-
-static int mem_write(struct sink *s, const void *data, size_t len)
-{
-	return buf_add(&((struct mem_sink *)s)->data, data, len);
-}
-
-static int mem_finish(struct sink *s)
-{
-	((struct mem_sink *)s)->finished++;
-	return 0;
-}
-
-static void mem_sink_init(struct mem_sink *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->base.write = mem_write;
-	m->base.finish = mem_finish;
-	buf_init(&m->data);
 }
 
 TEST(hash_sink_counts_and_forwards)

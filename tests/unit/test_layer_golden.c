@@ -28,6 +28,7 @@
  * gzip/zstd checks means that library changed its output, not stowage.
  */
 #include "harness.h"
+#include "test_support.h"
 
 #include "buf.h"
 #include "digest.h"
@@ -157,19 +158,6 @@ TEST(golden_copy_to_root)
 {
 	make_golden_tree();
 	check_golden(1, root_golden);
-}
-
-static void run_capture(struct buf *out, const char *command)
-{
-	FILE *p = popen(command, "r");
-	char chunk[4096];
-	size_t n;
-
-	CHECK(p);
-	buf_init(out);
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		CHECK_OK(buf_add(out, chunk, n));
-	CHECK_EQ_INT(pclose(p), 0);
 }
 
 /* Writes the layer's blob (compressed as layer says) to path. */

@@ -2,36 +2,12 @@
  * records only where ustar cannot hold a value, and archives that GNU tar
  * and Python's tarfile read back as written. */
 #include "harness.h"
+#include "test_support.h"
 
 #include "buf.h"
 #include "tar_header.h"
 
 #include <stdint.h>
-
-/* Collects everything written into memory. */
-struct mem_sink {
-	struct sink base;
-	struct buf data;
-};
-
-static int mem_write(struct sink *s, const void *data, size_t len)
-{
-	return buf_add(&((struct mem_sink *)s)->data, data, len);
-}
-
-static int mem_finish(struct sink *s)
-{
-	(void)s;
-	return 0;
-}
-
-static void mem_sink_init(struct mem_sink *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->base.write = mem_write;
-	m->base.finish = mem_finish;
-	buf_init(&m->data);
-}
 
 /* The ustar block we expect, built field by field from POSIX's layout
  * rather than through the code under test. */
@@ -336,19 +312,6 @@ static void add_member(struct mem_sink *m, const struct tar_header *h, const cha
 		CHECK_OK(sink_write(&m->base, data, h->size));
 		CHECK_OK(tar_write_padding(&m->base, h->size));
 	}
-}
-
-static void run_capture(struct buf *out, const char *command)
-{
-	FILE *p = popen(command, "r");
-	char chunk[4096];
-	size_t n;
-
-	CHECK(p);
-	buf_init(out);
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		CHECK_OK(buf_add(out, chunk, n));
-	CHECK_EQ_INT(pclose(p), 0);
 }
 
 /* A small archive read back by independent readers. */
