@@ -484,39 +484,11 @@ out:
 static int put_manifest(struct push *p, const char *reference, const char *bytes, const char *media_type,
 			char digest[72])
 {
-	struct http_request req = { .method = "PUT", .body = bytes, .body_len = strlen(bytes),
-				    .content_type = media_type, .timeout_s = 120 };
-	struct http_response resp;
-	struct buf suffix;
-	char *url = NULL;
-	void *h = NULL;
-	int ret = -1;
-
-	http_response_init(&resp);
-	buf_init(&suffix);
-	if (sha256_digest(digest, bytes, strlen(bytes)) < 0 || buf_addf(&suffix, "manifests/%s", reference) < 0 ||
-	    registry_url(&url, p->reg, p->ref.repo, suffix.data) < 0 || !(h = registry_handle_take(p->reg)))
-		goto out;
-	req.url = url;
-	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0)
-		goto out;
-	if (resp.status != 201 && resp.status != 200) {
-		char why[300];
-		registry_error_text(why, sizeof(why), &resp);
-		stw_error("the registry refused the manifest for %s/%s:%s: %s", p->reg->host, p->ref.repo, reference,
-			  why);
-		goto out;
-	}
-	if (resp.content_digest && strcmp(resp.content_digest, digest) != 0) {
-		stw_error("the registry stored the manifest as %s, not %s", resp.content_digest, digest);
-		goto out;
-	}
-	ret = 0;
-out:
+	void *h = registry_handle_take(p->reg);
+	int ret = h ? registry_put_manifest(p->reg, h, p->scope, p->ref.repo, reference, bytes, strlen(bytes),
+					    media_type, digest)
+		    : -1;
 	registry_handle_give(p->reg, h);
-	free(url);
-	buf_release(&suffix);
-	http_response_release(&resp);
 	return ret;
 }
 

@@ -1,5 +1,6 @@
 #include "registry.h"
 #include "buf.h"
+#include "digest.h"
 #include "error.h"
 #include "registry_ref.h"
 #include "www_authenticate.h"
@@ -78,6 +79,44 @@ void registry_error_text(char *out, size_t len, const struct http_response *resp
 	else
 		snprintf(out, len, "HTTP %ld", resp->status);
 	json_decref(root);
+}
+
+int registry_put_manifest(struct registry *r, void *handle, const char *scope, const char *repo,
+			  const char *reference, const char *bytes, size_t len, const char *media_type,
+			  char digest_out[72])
+{
+	struct http_request req = { .method = "PUT", .body = bytes, .body_len = len, .content_type = media_type,
+				    .timeout_s = 120 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (sha256_digest(digest_out, bytes, len) < 0 || buf_addf(&suffix, "manifests/%s", reference) < 0 ||
+	    registry_url(&url, r, repo, suffix.data) < 0)
+		goto out;
+	req.url = url;
+	if (registry_request(r, handle, scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 201 && resp.status != 200) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("the registry refused the manifest for %s/%s:%s: %s", r->host, repo, reference, why);
+		goto out;
+	}
+	if (resp.content_digest && strcmp(resp.content_digest, digest_out) != 0) {
+		stw_error("the registry stored the manifest for %s/%s:%s as %s, not %s", r->host, repo, reference,
+			  resp.content_digest, digest_out);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
 }
 
 /* ---- curl handles ---- */

@@ -58,6 +58,13 @@ int registry_scope(char **out, const char *repo, const char *actions, const char
 int registry_request(struct registry *r, void *handle, const char *scope, const struct http_request *req,
 		     struct http_response *resp);
 
+/* PUTs manifest bytes (exactly as given) under reference (a tag or a
+ * digest) of repo, and fails unless the registry stored them under the
+ * digest they have; that digest is written to digest_out. */
+int registry_put_manifest(struct registry *r, void *handle, const char *scope, const char *repo,
+			  const char *reference, const char *bytes, size_t len, const char *media_type,
+			  char digest_out[72]);
+
 /* "CODE: message" from a registry error body, or "HTTP N". */
 void registry_error_text(char *out, size_t len, const struct http_response *resp);
 

@@ -90,34 +90,12 @@ out:
 	return ret;
 }
 
+/* The registry must store the bytes under the digest they have. */
 static int put_tag(struct remote *r, const char *tag, const struct buf *manifest, const char *media_type)
 {
-	struct http_request req = { .method = "PUT", .body = manifest->data, .body_len = manifest->len,
-				    .content_type = media_type, .timeout_s = 120 };
-	struct http_response resp;
-	struct buf suffix;
-	char *url = NULL;
-	int ret = -1;
-
-	http_response_init(&resp);
-	buf_init(&suffix);
-	if (buf_addf(&suffix, "manifests/%s", tag) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
-		goto out;
-	req.url = url;
-	if (registry_request(r->reg, r->handle, r->scope, &req, &resp) < 0)
-		goto out;
-	if (resp.status != 201 && resp.status != 200) {
-		char why[300];
-		registry_error_text(why, sizeof(why), &resp);
-		stw_error("the registry refused tag '%s': %s", tag, why);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(url);
-	buf_release(&suffix);
-	http_response_release(&resp);
-	return ret;
+	char digest[72];
+	return registry_put_manifest(r->reg, r->handle, r->scope, r->ref.repo, tag, manifest->data, manifest->len,
+				     media_type, digest);
 }
 
 int stw_tag(char digest_out[72], const char *ref, const char *const *tags, size_t tag_count,
@@ -338,9 +316,10 @@ int stw_index(char digest_out[72], const char *tag_ref, const char *const *child
 	if (!index || index_annotations(index, annotations, annotation_count, docker) < 0)
 		goto out;
 	text = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!text || buf_adds(&bytes, text) < 0 || sha256_digest(digest_out, bytes.data, bytes.len) < 0)
+	if (!text || buf_adds(&bytes, text) < 0)
 		goto out;
-	ret = put_tag(&r, r.ref.tag, &bytes, docker ? DOCKER_LIST_TYPE : OCI_INDEX_TYPE);
+	ret = registry_put_manifest(r.reg, r.handle, r.scope, r.ref.repo, r.ref.tag, bytes.data, bytes.len,
+				    docker ? DOCKER_LIST_TYPE : OCI_INDEX_TYPE, digest_out);
 out:
 	if (ret < 0)
 		stw_error_wrap("cannot push index '%s'", tag_ref);
