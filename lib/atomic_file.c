@@ -2,9 +2,11 @@
 #include "error.h"
 #include "sink.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int atomic_file_open(struct atomic_file *f, const char *path)
@@ -54,6 +56,21 @@ void atomic_file_abort(struct atomic_file *f)
 		unlink(f->tmp.data);
 	}
 	buf_release(&f->tmp);
+}
+
+int atomic_file_make_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		int rc;
+		if (*p != '/')
+			continue;
+		*p = 0;
+		rc = mkdir(path, 0700);
+		*p = '/';
+		if (rc < 0 && errno != EEXIST)
+			return stw_error_errno("cannot create the directories of '%s'", path);
+	}
+	return 0;
 }
 
 int atomic_file_write(const char *path, const void *data, size_t len)

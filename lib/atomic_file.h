@@ -22,6 +22,10 @@ int atomic_file_commit(struct atomic_file *f);
 /* Closes and removes the temporary file; harmless after a commit. */
 void atomic_file_abort(struct atomic_file *f);
 
+/* Creates the missing directories above the file at path (0700: they
+ * hold private caches). path is modified while it runs and restored. */
+int atomic_file_make_parents(char *path);
+
 /* All of data as the file at path. */
 int atomic_file_write(const char *path, const void *data, size_t len);
 

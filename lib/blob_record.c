@@ -3,11 +3,9 @@
 #include "buf.h"
 #include "error.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_RECORD (64 * 1024)
 
@@ -41,20 +39,6 @@ char *blob_record_find(const char *cache_dir, const char *host, const char *dige
 	return found;
 }
 
-static int mkdir_parents(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int rc = mkdir(path, 0700);
-		*p = '/';
-		if (rc < 0 && errno != EEXIST)
-			return -1;
-	}
-	return 0;
-}
-
 void blob_record_add(const char *cache_dir, const char *host, const char *digest, const char *repo)
 {
 	struct buf path, text;
@@ -65,7 +49,7 @@ void blob_record_add(const char *cache_dir, const char *host, const char *digest
 	buf_init(&path);
 	buf_init(&text);
 	pthread_mutex_lock(&record_lock);
-	if (record_path(&path, cache_dir, host, digest) < 0 || mkdir_parents(path.data) < 0)
+	if (record_path(&path, cache_dir, host, digest) < 0 || atomic_file_make_parents(path.data) < 0)
 		goto out;
 	(void)buf_read_file(&text, path.data, MAX_RECORD);
 	for (char *p = text.data; *p && !known;) {

@@ -113,28 +113,13 @@ out:
 	return hit;
 }
 
-static int mkdir_parents(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return 0;
-}
-
 void digest_cache_put(const char *cache_dir, const char *key, const struct layer_digests *d)
 {
 	struct buf path, content;
 
 	buf_init(&path);
 	buf_init(&content);
-	if (entry_path(&path, cache_dir, key) == 0 && mkdir_parents(path.data) == 0 &&
+	if (entry_path(&path, cache_dir, key) == 0 && atomic_file_make_parents(path.data) == 0 &&
 	    buf_addf(&content, "%s %s %llu %llu\n", d->diff_id, d->digest, (unsigned long long)d->tar_size,
 		     (unsigned long long)d->size) == 0)
 		(void)atomic_file_write(path.data, content.data, content.len); /* best effort */
