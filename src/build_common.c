@@ -306,18 +306,6 @@ static int collect_closure(struct stw_graph *closure, const struct build_cli *c,
 	return rc;
 }
 
-static const char *default_cache_dir(char *buf, size_t len)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	if (xdg && *xdg)
-		snprintf(buf, len, "%s/stowage", xdg);
-	else if (home && *home && strcmp(home, "/homeless-shelter") != 0) /* Nix builders */
-		snprintf(buf, len, "%s/.cache/stowage", home);
-	else
-		return NULL;
-	return buf;
-}
-
 static void print_summary(const struct build_cli *c, const struct stw_image *img, const struct stw_build_stats *s)
 {
 	char bytes[32];
@@ -398,7 +386,7 @@ int build_main(int argc, char **argv, int image, const char *help)
 	o.root_count = roots.count;
 	o.lower = lower;
 	o.lower_count = c.layer_files.count;
-	o.cache_dir = c.no_cache ? NULL : c.cache_dir ? c.cache_dir : default_cache_dir(cache_buf, sizeof(cache_buf));
+	o.cache_dir = c.no_cache ? NULL : c.cache_dir ? c.cache_dir : cli_default_cache_dir(cache_buf, sizeof(cache_buf));
 	if (image) {
 		c.config.entrypoint = (const char *const *)c.entrypoint.items;
 		c.config.entrypoint_count = c.entrypoint.count;

@@ -116,6 +116,18 @@ int cli_write_output(const char *path, const char *data, size_t len)
 	return 0;
 }
 
+const char *cli_default_cache_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (xdg && *xdg)
+		snprintf(buf, len, "%s/stowage", xdg);
+	else if (home && *home && strcmp(home, "/homeless-shelter") != 0)
+		snprintf(buf, len, "%s/.cache/stowage", home);
+	else
+		return NULL;
+	return buf;
+}
+
 void cli_format_bytes(char *out, size_t len, unsigned long long bytes)
 {
 	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };

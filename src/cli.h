@@ -27,6 +27,10 @@ void strlist_release(struct strlist *l);
 /* Writes data to path (or stdout for "-" / NULL) atomically. */
 int cli_write_output(const char *path, const char *data, size_t len);
 
+/* $XDG_CACHE_HOME/stowage, else ~/.cache/stowage; NULL where there is no
+ * home (a Nix builder's /homeless-shelter): no cache then. */
+const char *cli_default_cache_dir(char *buf, size_t len);
+
 /* Human-readable byte counts: "1.5 MiB". */
 void cli_format_bytes(char *out, size_t len, unsigned long long bytes);
 

@@ -9,7 +9,7 @@ static const char *authfile_option;
 
 void registry_args_init(struct registry_args *a)
 {
-	const char *dc = getenv("DOCKER_CONFIG"), *home = getenv("HOME"), *xdg = getenv("XDG_CACHE_HOME");
+	const char *dc = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
 
 	memset(a, 0, sizeof(*a));
 	authfile_option = NULL;
@@ -20,11 +20,7 @@ void registry_args_init(struct registry_args *a)
 		snprintf(a->docker_config, sizeof(a->docker_config), "%s/config.json", dc);
 	else if (home && *home)
 		snprintf(a->docker_config, sizeof(a->docker_config), "%s/.docker/config.json", home);
-	if (xdg && *xdg)
-		snprintf(a->cache_dir, sizeof(a->cache_dir), "%s/stowage", xdg);
-	else if (home && *home && strcmp(home, "/homeless-shelter") != 0)
-		snprintf(a->cache_dir, sizeof(a->cache_dir), "%s/.cache/stowage", home);
-	a->opts.cache_dir = a->cache_dir[0] ? a->cache_dir : NULL;
+	a->opts.cache_dir = cli_default_cache_dir(a->cache_dir, sizeof(a->cache_dir));
 }
 
 int registry_args_option(struct registry_args *a, int opt, const char *arg, const char *cmd)
