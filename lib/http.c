@@ -48,6 +48,7 @@ void http_handle_free(void *handle)
 }
 
 struct exchange {
+	CURL *handle;
 	const struct http_request *req;
 	struct http_response *resp;
 	size_t max_body;
@@ -118,6 +119,19 @@ static size_t on_body(char *data, size_t size, size_t count, void *ctx)
 {
 	struct exchange *x = ctx;
 	size_t len = size * count;
+	long status = 0;
+
+	if (x->req->body_sink) {
+		curl_easy_getinfo(x->handle, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			x->resp->streamed = 1;
+			if (sink_write(x->req->body_sink, data, len) < 0) {
+				x->resp->sink_failed = 1;
+				return 0;
+			}
+			return len;
+		}
+	}
 	if (x->resp->body.len + len > x->max_body) {
 		x->too_big = 1;
 		return 0; /* aborts the transfer */
@@ -200,7 +214,7 @@ int http_perform(void *handle, const struct http_tls *tls, const struct http_req
 {
 	CURL *h = handle;
 	struct curl_slist *headers = NULL;
-	struct exchange x = { .req = req, .resp = resp, .body = req->body, .body_left = req->body_len };
+	struct exchange x = { .handle = h, .req = req, .resp = resp, .body = req->body, .body_left = req->body_len };
 	struct curl_blob ca;
 	CURLcode rc;
 	int ret = -1;
@@ -210,6 +224,8 @@ int http_perform(void *handle, const struct http_tls *tls, const struct http_req
 	buf_reset(&resp->body);
 	resp->status = 0;
 	resp->curl_code = 0;
+	resp->streamed = 0;
+	resp->sink_failed = 0;
 	resp->error[0] = 0;
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -257,6 +273,8 @@ int http_perform(void *handle, const struct http_tls *tls, const struct http_req
 	if (rc != CURLE_OK) {
 		if (x.too_big)
 			snprintf(resp->error, sizeof(resp->error), "response larger than %zu bytes", x.max_body);
+		else if (resp->sink_failed)
+			snprintf(resp->error, sizeof(resp->error), "%s", stw_error_last());
 		else if (!resp->error[0])
 			snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(rc));
 		goto out;

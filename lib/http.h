@@ -8,6 +8,7 @@
 #define STW_LIB_HTTP_H
 
 #include "buf.h"
+#include "sink.h"
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -36,6 +37,8 @@ struct http_request {
 	const char *content_range; /* or NULL */
 	int follow_redirects;     /* GETs of blobs may be redirected to storage */
 	size_t max_body;          /* response body cap; 0: 1 MiB */
+	struct sink *body_sink;   /* when set, a 2xx body streams here (uncapped, not
+				     finished) instead of into resp->body */
 	long timeout_s;           /* whole exchange; 0: none (stall guard still on) */
 };
 
@@ -49,6 +52,8 @@ struct http_response {
 	char *range;
 	long retry_after;      /* seconds, -1 when absent */
 	int curl_code;         /* CURLcode of the transfer */
+	int streamed;          /* body bytes went to the request's body_sink */
+	int sink_failed;       /* the body_sink failed: stw_error says why */
 	char error[256];       /* curl's words when the transfer failed */
 };
 

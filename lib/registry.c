@@ -399,8 +399,11 @@ int registry_request(struct registry *r, void *h, const char *scope, const struc
 		attempt_req.authorization = auth;
 		rc = http_perform(h, &r->tls, &attempt_req, resp);
 		free_secret(auth);
+		if (rc < 0 && resp->sink_failed)
+			return -1; /* the body's consumer said why */
 		if (rc < 0) {
-			if (req->reader || attempt == MAX_ATTEMPTS || !http_transport_retryable(resp))
+			/* a streamed body cannot be sent or taken twice */
+			if (req->reader || resp->streamed || attempt == MAX_ATTEMPTS || !http_transport_retryable(resp))
 				return stw_error("cannot reach %s: %s", r->host, resp->error);
 			registry_backoff(attempt, -1);
 			continue;

@@ -7,25 +7,14 @@
 #include "manifest.h"
 #include "registry_connect.h"
 #include "registry_ref.h"
+#include "remote.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MANIFEST_ACCEPT                                                                                    \
-	OCI_MANIFEST_TYPE ", " OCI_INDEX_TYPE ", " DOCKER_MANIFEST_TYPE ", " DOCKER_LIST_TYPE
-#define MAX_MANIFEST (8u << 20)
-#define MAX_CONFIG (16u << 20)
-
-struct remote {
-	struct registry *reg;
-	struct registry_ref ref;
-	void *handle;
-	char *scope;
-};
-
-static void remote_close(struct remote *r)
+void remote_close(struct remote *r)
 {
 	if (r->reg)
 		registry_handle_give(r->reg, r->handle);
@@ -34,8 +23,7 @@ static void remote_close(struct remote *r)
 	free(r->scope);
 }
 
-static int remote_open(struct remote *r, const char *ref, const char *actions,
-		       const struct stw_registry_options *opts)
+int remote_open(struct remote *r, const char *ref, const char *actions, const struct stw_registry_options *opts)
 {
 	memset(r, 0, sizeof(*r));
 	if (registry_ref_parse(&r->ref, ref) < 0 || registry_connect(&r->reg, r->ref.host, opts) < 0 ||
@@ -44,10 +32,13 @@ static int remote_open(struct remote *r, const char *ref, const char *actions,
 	return 0;
 }
 
-/* GETs manifests/<reference> or blobs/<digest>, verifying a digest when
- * the reference is one (and the Docker-Content-Digest header when sent). */
-static int remote_get(struct remote *r, const char *kind, const char *reference, size_t max, struct buf *body,
-		      char **media_type, char digest[72])
+const char *remote_reference(const struct remote *r)
+{
+	return r->ref.digest ? r->ref.digest : r->ref.tag ? r->ref.tag : "latest";
+}
+
+int remote_get(struct remote *r, const char *kind, const char *reference, size_t max, struct buf *body,
+	       char **media_type, char digest[72])
 {
 	struct http_request req = { .method = "GET", .accept = MANIFEST_ACCEPT, .max_body = max,
 				    .follow_redirects = 1, .timeout_s = 300 };
@@ -90,6 +81,35 @@ out:
 	return ret;
 }
 
+int remote_get_blob_stream(struct remote *r, const char *digest, struct sink *sink)
+{
+	struct http_request req = { .method = "GET", .follow_redirects = 1, .body_sink = sink };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	int ret = -1;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (buf_addf(&suffix, "blobs/%s", digest) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
+		goto out;
+	req.url = url;
+	if (registry_request(r->reg, r->handle, r->scope, &req, &resp) < 0)
+		goto out;
+	if (resp.status != 200) {
+		char why[300];
+		registry_error_text(why, sizeof(why), &resp);
+		stw_error("%s/%s: blob %s not found: %s", r->reg->host, r->ref.repo, digest, why);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	return ret;
+}
+
 /* The registry must store the bytes under the digest they have. */
 static int put_tag(struct remote *r, const char *tag, const struct buf *manifest, const char *media_type)
 {
@@ -112,7 +132,7 @@ int stw_tag(char digest_out[72], const char *ref, const char *const *tags, size_
 			return stw_error("invalid tag '%s'", tags[i]);
 	if (remote_open(&r, ref, "push,pull", opts) < 0)
 		goto out;
-	if (remote_get(&r, "manifests", r.ref.digest ? r.ref.digest : r.ref.tag ? r.ref.tag : "latest", MAX_MANIFEST,
+	if (remote_get(&r, "manifests", remote_reference(&r), MAX_MANIFEST,
 		       &manifest, &media_type, digest_out) < 0)
 		goto out;
 	for (size_t i = 0; i < tag_count; i++)
@@ -141,7 +161,7 @@ int stw_remote_inspect(char **json_out, const char *ref, const struct stw_regist
 	buf_init(&config);
 	if (remote_open(&r, ref, "pull", opts) < 0)
 		goto out;
-	if (remote_get(&r, "manifests", r.ref.digest ? r.ref.digest : r.ref.tag ? r.ref.tag : "latest", MAX_MANIFEST,
+	if (remote_get(&r, "manifests", remote_reference(&r), MAX_MANIFEST,
 		       &manifest, &media_type, digest) < 0)
 		goto out;
 	m = json_loadb(manifest.data, manifest.len, 0, NULL);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "image_view.h"
 #include "layer_tar.h"
 #include "strmap.h"
 #include "tree.h"
@@ -28,11 +29,6 @@
 #ifndef EM_BPF
 #define EM_BPF 247
 #endif
-
-/* As Linux's MAXSYMLINKS. */
-#define SYMLINK_HOPS 40
-/* The PATH a runtime uses when the config sets none. */
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 int elf_ident_parse(struct elf_ident *out, int *is_elf, const unsigned char *d, size_t len, const char *origin)
 {
@@ -60,42 +56,24 @@ int elf_ident_parse(struct elf_ident *out, int *is_elf, const unsigned char *d, 
 	return 0;
 }
 
-/* Reads up to len bytes from the start of path into data. */
-static int read_head(unsigned char *data, size_t len, size_t *got, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	size_t have = 0;
-
-	if (fd < 0)
-		return stw_error_errno("cannot open '%s'", path);
-	while (have < len) {
-		ssize_t n = read(fd, data + have, len - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			stw_error_errno("cannot read '%s'", path);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	close(fd);
-	*got = have;
-	return 0;
-}
-
-int elf_ident_read(struct elf_ident *out, int *is_elf, const char *path)
+/* The ELF identity of a regular file in the view; origin names it. */
+static int view_elf_ident(struct elf_ident *out, int *is_elf, const struct view_entry *e, const char *origin)
 {
 	unsigned char head[ELF_HEADER_SIZE];
 	size_t got;
 
 	memset(out, 0, sizeof(*out));
 	*is_elf = 0;
-	if (read_head(head, sizeof(head), &got, path) < 0)
+	if (image_view_head(e, head, sizeof(head), &got) < 0)
 		return -1;
-	return elf_ident_parse(out, is_elf, head, got, path);
+	return elf_ident_parse(out, is_elf, head, got, origin);
+}
+
+int elf_ident_read(struct elf_ident *out, int *is_elf, const char *path)
+{
+	struct view_entry e = { .source = (char *)path, .type = TAR_FILE };
+
+	return view_elf_ident(out, is_elf, &e, path);
 }
 
 const char *elf_oci_arch(const struct elf_ident *e)
@@ -172,6 +150,7 @@ void stw_verify_report_release(struct stw_verify_report *r)
 	free(r->entrypoint_arch);
 	free(r->entrypoint_machine);
 	free(r->note);
+	free(r->digest);
 	stw_verify_report_init(r);
 }
 
@@ -186,150 +165,6 @@ static int set_string(char **field, const char *value)
 	return 0;
 }
 
-/* Every entry of the image, and which one a reader sees at each path. */
-struct image_files {
-	struct tree *trees; /* one per layer, bottom first */
-	size_t tree_count;
-	const struct tree_entry **entries;
-	size_t entry_count;
-	struct strmap visible; /* tar path -> index in entries: the top layer's */
-};
-
-static void image_files_release(struct image_files *f)
-{
-	strmap_release(&f->visible);
-	free(f->entries);
-	for (size_t i = 0; i < f->tree_count; i++)
-		tree_release(&f->trees[i]);
-	free(f->trees);
-}
-
-static int image_files_collect(struct image_files *f, const struct stw_image *img)
-{
-	size_t total = 0;
-
-	memset(f, 0, sizeof(*f));
-	strmap_init(&f->visible);
-	if (img->layer_count && !(f->trees = calloc(img->layer_count, sizeof(*f->trees))))
-		return stw_error("out of memory");
-	for (size_t i = 0; i < img->layer_count; i++) {
-		tree_init(&f->trees[i]);
-		f->tree_count++;
-		if (tree_collect(&f->trees[i], &img->layers[i]) < 0)
-			return -1;
-		total += f->trees[i].count;
-	}
-	if (total && !(f->entries = calloc(total, sizeof(*f->entries))))
-		return stw_error("out of memory");
-	for (size_t i = 0; i < f->tree_count; i++) {
-		for (size_t k = 0; k < f->trees[i].count; k++) {
-			const struct tree_entry *e = &f->trees[i].entries[k];
-			/* bottom first: a higher layer's entry overwrites a lower one's */
-			if (strmap_put(&f->visible, e->tar_path, f->entry_count) < 0)
-				return -1;
-			f->entries[f->entry_count++] = e;
-		}
-	}
-	return 0;
-}
-
-static const struct tree_entry *image_files_get(const struct image_files *f, const char *tar_path)
-{
-	size_t i;
-
-	return strmap_get(&f->visible, tar_path, &i) ? f->entries[i] : NULL;
-}
-
-static void buf_truncate(struct buf *b, size_t len)
-{
-	b->len = len;
-	b->data[len] = 0;
-}
-
-/* Resolves an absolute image path to the regular file a reader of the
- * image would open, following symlinks inside the image. *out_path is the
- * file's image path ("/nix/store/...-fd/bin/fd"; caller frees). */
-static int image_resolve(char **out_path, const struct tree_entry **out_entry, const struct image_files *f,
-			 const char *path)
-{
-	struct buf done, rest, next;
-	const struct tree_entry *e = NULL;
-	size_t pos = 0;
-	int hops = 0, ret = -1;
-
-	buf_init(&done);
-	buf_init(&rest);
-	buf_init(&next);
-	if (buf_adds(&rest, path) < 0)
-		goto out;
-	for (;;) {
-		const char *p = rest.data + pos, *slash, *more;
-		size_t n, parent_len = done.len;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		slash = strchr(p, '/');
-		n = slash ? (size_t)(slash - p) : strlen(p);
-		pos = (size_t)(p - rest.data) + n;
-		if (n == 1 && p[0] == '.')
-			continue;
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			char *cut = strrchr(done.data, '/');
-			buf_truncate(&done, cut ? (size_t)(cut - done.data) : 0);
-			e = done.len ? image_files_get(f, done.data) : NULL;
-			continue;
-		}
-		if ((done.len && buf_addch(&done, '/') < 0) || buf_add(&done, p, n) < 0)
-			goto out;
-		if (!(e = image_files_get(f, done.data))) {
-			stw_error("'/%s' is not in the image", done.data);
-			goto out;
-		}
-		if (e->type == TAR_SYMLINK) {
-			if (++hops > SYMLINK_HOPS) {
-				stw_error("too many levels of symbolic links at '/%s'", done.data);
-				goto out;
-			}
-			/* the rest of the path, now under the link's target */
-			buf_reset(&next);
-			if (buf_adds(&next, e->link) < 0 || buf_addch(&next, '/') < 0 ||
-			    buf_adds(&next, rest.data + pos) < 0)
-				goto out;
-			buf_truncate(&done, e->link[0] == '/' ? 0 : parent_len);
-			{
-				struct buf swap = rest;
-				rest = next;
-				next = swap;
-			}
-			pos = 0;
-			continue;
-		}
-		for (more = rest.data + pos; *more == '/'; more++)
-			;
-		if (*more && e->type != TAR_DIR) {
-			stw_error("'/%s' is not a directory", done.data);
-			goto out;
-		}
-	}
-	if (!e || e->type != TAR_FILE) {
-		stw_error("'/%s' is not a regular file", done.data);
-		goto out;
-	}
-	buf_reset(&next);
-	if (buf_addch(&next, '/') < 0 || buf_adds(&next, done.data) < 0)
-		goto out;
-	*out_path = buf_detach(&next, NULL);
-	*out_entry = e;
-	ret = 0;
-out:
-	buf_release(&next);
-	buf_release(&rest);
-	buf_release(&done);
-	return ret;
-}
-
 /* The program a runtime starts: Entrypoint[0], else Cmd[0]; NULL if none. */
 static const char *configured_program(json_t *cfg)
 {
@@ -339,56 +174,6 @@ static const char *configured_program(json_t *cfg)
 	if (json_is_array(entry) && json_array_size(entry))
 		return json_string_value(json_array_get(entry, 0));
 	return json_string_value(json_array_get(json_object_get(c, "Cmd"), 0));
-}
-
-/* The PATH a runtime searches for a program without a '/'. */
-static const char *configured_path(json_t *cfg)
-{
-	json_t *env = json_object_get(json_object_get(cfg, "config"), "Env"), *v;
-	size_t i;
-
-	json_array_foreach(env, i, v) {
-		const char *s = json_string_value(v);
-		if (s && !strncmp(s, "PATH=", 5))
-			return s + 5;
-	}
-	return DEFAULT_PATH;
-}
-
-/* Finds the configured program in the image as a runtime would: through
- * PATH without a '/', against WorkingDir when relative. */
-static int find_program(char **out_path, const struct tree_entry **out_entry, const struct image_files *f,
-			json_t *cfg, const char *program)
-{
-	struct buf candidate;
-	int ret = -1;
-
-	buf_init(&candidate);
-	if (program[0] == '/') {
-		ret = image_resolve(out_path, out_entry, f, program);
-	} else if (strchr(program, '/')) {
-		const char *dir = json_string_value(json_object_get(json_object_get(cfg, "config"), "WorkingDir"));
-		if (buf_addf(&candidate, "%s/%s", dir && *dir ? dir : "/", program) == 0)
-			ret = image_resolve(out_path, out_entry, f, candidate.data);
-	} else {
-		const char *path = configured_path(cfg);
-		for (const char *dir = path; ret < 0 && *dir;) {
-			size_t n = strcspn(dir, ":");
-			buf_reset(&candidate);
-			if (n && dir[0] == '/') {
-				if (buf_add(&candidate, dir, n) < 0 || buf_addf(&candidate, "/%s", program) < 0)
-					break;
-				ret = image_resolve(out_path, out_entry, f, candidate.data);
-			}
-			dir += n + (dir[n] == ':');
-		}
-		if (ret < 0)
-			stw_error("not found in the image's PATH '%s'", path);
-	}
-	if (ret < 0)
-		stw_error_wrap("entrypoint '%s'", program);
-	buf_release(&candidate);
-	return ret;
 }
 
 static const char *article(const char *name)
@@ -416,31 +201,29 @@ static int is_firmware(const char *tar_path)
 
 /* Checks every ELF executable and shared library a reader of the image
  * sees against arch, counting them. */
-static int check_elf_files(size_t *count, const struct image_files *f, const char *arch)
+static int check_elf_files(size_t *count, const struct image_view *v, const char *arch)
 {
 	struct buf path;
 	int ret = -1;
 
 	buf_init(&path);
 	*count = 0;
-	for (size_t i = 0; i < f->entry_count; i++) {
-		const struct tree_entry *e = f->entries[i];
+	for (size_t i = 0; i < v->count; i++) {
+		const struct view_entry *e = &v->entries[i];
 		struct elf_ident id;
 		const char *got;
 		int is_elf;
 
-		if (e->type != TAR_FILE || !(e->mode & 0111) || !e->source || is_firmware(e->tar_path) ||
-		    image_files_get(f, e->tar_path) != e)
+		if (e->type != TAR_FILE || !(e->mode & 0111) || is_firmware(e->path) || !image_view_is_visible(v, i))
 			continue;
-		if (elf_ident_read(&id, &is_elf, e->source) < 0)
+		buf_reset(&path);
+		if (buf_addf(&path, "/%s", e->path) < 0 || view_elf_ident(&id, &is_elf, e, path.data) < 0)
 			goto out;
 		if (!is_elf || (id.type != ET_EXEC && id.type != ET_DYN) || id.machine == EM_BPF)
 			continue;
 		got = elf_oci_arch(&id);
 		if (!got || strcmp(got, arch) != 0) {
-			buf_reset(&path);
-			if (buf_addf(&path, "/%s", e->tar_path) == 0)
-				mismatch(path.data, &id, got, arch);
+			mismatch(path.data, &id, got, arch);
 			goto out;
 		}
 		(*count)++;
@@ -452,23 +235,23 @@ out:
 }
 
 /* The entrypoint: present, and when an ELF file, built for arch. */
-static int check_entrypoint(struct stw_verify_report *r, const struct image_files *f, json_t *cfg,
+static int check_entrypoint(struct stw_verify_report *r, const struct image_view *v, json_t *cfg,
 			    const char *arch)
 {
-	const struct tree_entry *e;
+	const struct view_entry *e;
 	struct elf_ident id;
 	char machine[32];
 	const char *got;
 	int is_elf;
 
-	if (find_program(&r->entrypoint_path, &e, f, cfg, r->entrypoint) < 0)
+	if (image_view_find_program(&r->entrypoint_path, &e, v, cfg, r->entrypoint) < 0)
 		return -1;
-	if (elf_ident_read(&id, &is_elf, e->source) < 0)
+	if (view_elf_ident(&id, &is_elf, e, r->entrypoint_path) < 0)
 		return -1;
 	if (!is_elf) {
 		unsigned char head[2];
 		size_t got_len;
-		int script = read_head(head, sizeof(head), &got_len, e->source) == 0 && got_len == 2 &&
+		int script = image_view_head(e, head, sizeof(head), &got_len) == 0 && got_len == 2 &&
 			     head[0] == '#' && head[1] == '!';
 		return set_string(&r->note, script ? "the entrypoint is a script: its interpreter is not checked"
 						   : "the entrypoint is not an ELF file");
@@ -482,50 +265,78 @@ static int check_entrypoint(struct stw_verify_report *r, const struct image_file
 	return 0;
 }
 
+int verify_report_config(struct stw_verify_report *r, json_t *cfg)
+{
+	const char *program;
+
+	if (!json_is_string(json_object_get(cfg, "architecture")))
+		return stw_error("the image config names no architecture");
+	if (set_string(&r->architecture, json_string_value(json_object_get(cfg, "architecture"))) < 0 ||
+	    set_string(&r->os, json_string_value(json_object_get(cfg, "os"))) < 0 ||
+	    set_string(&r->variant, json_string_value(json_object_get(cfg, "variant"))) < 0)
+		return -1;
+	program = configured_program(cfg);
+	if (program && !*program)
+		return stw_error("the image config's entrypoint is an empty string");
+	return set_string(&r->entrypoint, program);
+}
+
+int verify_view(struct stw_verify_report *r, json_t *cfg, const struct image_view *v)
+{
+	/* the entrypoint first: when it is wrong, it is the file to name */
+	if (r->entrypoint && check_entrypoint(r, v, cfg, r->architecture) < 0)
+		return -1;
+	if (check_elf_files(&r->elf_files, v, r->architecture) < 0)
+		return -1;
+	if (!r->entrypoint && !r->elf_files &&
+	    set_string(&r->note, "no entrypoint and no ELF files: nothing to check the architecture against") < 0)
+		return -1;
+	if (!r->entrypoint && r->elf_files && !r->note && set_string(&r->note, "the config names no entrypoint") < 0)
+		return -1;
+	return 0;
+}
+
+/* The local image's layers, bottom first, as a view whose files are read
+ * from the store. */
+static int view_collect(struct image_view *v, const struct stw_image *img)
+{
+	for (size_t i = 0; i < img->layer_count; i++) {
+		struct tree t;
+		int rc = 0;
+
+		tree_init(&t);
+		if (tree_collect(&t, &img->layers[i]) < 0)
+			rc = -1;
+		for (size_t k = 0; rc == 0 && k < t.count; k++) {
+			const struct tree_entry *te = &t.entries[k];
+			struct view_entry e = { .path = te->tar_path, .link = te->link, .source = te->source,
+						.type = te->type, .mode = te->mode, .layer = i };
+			rc = image_view_add(v, &e);
+		}
+		tree_release(&t);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int verify_architecture(struct stw_verify_report *r, const struct stw_image *img)
 {
-	struct image_files files;
+	struct image_view view;
 	json_error_t err;
 	json_t *cfg = NULL;
-	const char *program;
 	int ret = -1;
 
-	memset(&files, 0, sizeof(files));
-	strmap_init(&files.visible);
+	image_view_init(&view);
 	if (!(cfg = json_loads(img->config_json, 0, &err))) {
 		stw_error("cannot read the image config: %s", err.text);
 		goto out;
 	}
-	if (!json_is_string(json_object_get(cfg, "architecture"))) {
-		stw_error("the image config names no architecture");
-		goto out;
-	}
-	if (set_string(&r->architecture, json_string_value(json_object_get(cfg, "architecture"))) < 0 ||
-	    set_string(&r->os, json_string_value(json_object_get(cfg, "os"))) < 0 ||
-	    set_string(&r->variant, json_string_value(json_object_get(cfg, "variant"))) < 0)
-		goto out;
-	program = configured_program(cfg);
-	if (program && !*program) {
-		stw_error("the image config's entrypoint is an empty string");
-		goto out;
-	}
-	if (set_string(&r->entrypoint, program) < 0)
-		goto out;
-	if (image_files_collect(&files, img) < 0)
-		goto out;
-	/* the entrypoint first: when it is wrong, it is the file to name */
-	if (program && check_entrypoint(r, &files, cfg, r->architecture) < 0)
-		goto out;
-	if (check_elf_files(&r->elf_files, &files, r->architecture) < 0)
-		goto out;
-	if (!program && !r->elf_files && set_string(&r->note, "no entrypoint and no ELF files: nothing to check "
-							      "the architecture against") < 0)
-		goto out;
-	if (!program && r->elf_files && !r->note && set_string(&r->note, "the config names no entrypoint") < 0)
+	if (verify_report_config(r, cfg) < 0 || view_collect(&view, img) < 0 || verify_view(r, cfg, &view) < 0)
 		goto out;
 	ret = 0;
 out:
-	image_files_release(&files);
+	image_view_release(&view);
 	json_decref(cfg);
 	return ret;
 }

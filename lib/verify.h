@@ -7,6 +7,10 @@
 
 #include "stowage/verify.h"
 
+#include "image_view.h"
+
+#include <jansson.h>
+
 #define ELF_HEADER_SIZE 64
 
 struct elf_ident {
@@ -30,5 +34,13 @@ const char *elf_oci_arch(const struct elf_ident *e);
 
 /* The machine's usual name ("x86-64", "aarch64"), written to out. */
 void elf_machine_name(char *out, size_t len, const struct elf_ident *e);
+
+/* Fills the report's architecture, os, variant and entrypoint from an
+ * image config; fails when it names no architecture. */
+int verify_report_config(struct stw_verify_report *r, json_t *cfg);
+
+/* The entrypoint and every ELF file of the view against the report's
+ * architecture (verify_report_config first). */
+int verify_view(struct stw_verify_report *r, json_t *cfg, const struct image_view *v);
 
 #endif

@@ -58,7 +58,6 @@ expect_error "changed tree: the digest check fails naming the layer" \
 expect_success "changed tree: --no-digests passes" "$STOWAGE" verify tree.json --no-digests
 
 # The command line.
-expect_error "docker:// is not supported yet" "not supported yet" "$STOWAGE" verify docker://localhost:5000/x:1
 expect_usage_error "no image" "expected one IMAGE.json" "$STOWAGE" verify
 expect_usage_error "unknown option" "--bogus" "$STOWAGE" verify tree.json --bogus
 expect_error "a missing image JSON" "missing.json" "$STOWAGE" verify missing.json
