@@ -37,30 +37,45 @@ const char *remote_reference(const struct remote *r)
 	return r->ref.digest ? r->ref.digest : r->ref.tag ? r->ref.tag : "latest";
 }
 
+/* GETs KIND/REFERENCE with req (its url filled in here) into resp,
+ * which must answer 200. */
+static int remote_fetch(struct remote *r, const char *kind, const char *reference, struct http_request *req,
+			struct http_response *resp)
+{
+	struct buf suffix;
+	char *url = NULL;
+	int ret = -1;
+
+	buf_init(&suffix);
+	if (buf_addf(&suffix, "%s/%s", kind, reference) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
+		goto out;
+	req->url = url;
+	if (registry_request(r->reg, r->handle, r->scope, req, resp) < 0)
+		goto out;
+	if (resp->status != 200) {
+		char why[300];
+		registry_error_text(why, sizeof(why), resp);
+		stw_error("%s/%s: %s %s not found: %s", r->reg->host, r->ref.repo, kind, reference, why);
+		goto out;
+	}
+	ret = 0;
+out:
+	req->url = NULL;
+	free(url);
+	buf_release(&suffix);
+	return ret;
+}
+
 int remote_get(struct remote *r, const char *kind, const char *reference, size_t max, struct buf *body,
 	       char **media_type, char digest[72])
 {
 	struct http_request req = { .method = "GET", .accept = MANIFEST_ACCEPT, .max_body = max,
 				    .follow_redirects = 1, .timeout_s = 300 };
 	struct http_response resp;
-	struct buf suffix;
-	char *url = NULL;
 	int ret = -1;
 
 	http_response_init(&resp);
-	buf_init(&suffix);
-	if (buf_addf(&suffix, "%s/%s", kind, reference) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
-		goto out;
-	req.url = url;
-	if (registry_request(r->reg, r->handle, r->scope, &req, &resp) < 0)
-		goto out;
-	if (resp.status != 200) {
-		char why[300];
-		registry_error_text(why, sizeof(why), &resp);
-		stw_error("%s/%s: %s %s not found: %s", r->reg->host, r->ref.repo, kind, reference, why);
-		goto out;
-	}
-	if (sha256_digest(digest, resp.body.data, resp.body.len) < 0)
+	if (remote_fetch(r, kind, reference, &req, &resp) < 0 || sha256_digest(digest, resp.body.data, resp.body.len) < 0)
 		goto out;
 	if ((!strncmp(reference, "sha256:", 7) && strcmp(reference, digest) != 0) ||
 	    (resp.content_digest && !strcmp(kind, "manifests") && strcmp(resp.content_digest, digest) != 0)) {
@@ -75,8 +90,6 @@ int remote_get(struct remote *r, const char *kind, const char *reference, size_t
 	buf_reset(body);
 	ret = buf_add(body, resp.body.data, resp.body.len);
 out:
-	free(url);
-	buf_release(&suffix);
 	http_response_release(&resp);
 	return ret;
 }
@@ -85,27 +98,10 @@ int remote_get_blob_stream(struct remote *r, const char *digest, struct sink *si
 {
 	struct http_request req = { .method = "GET", .follow_redirects = 1, .body_sink = sink };
 	struct http_response resp;
-	struct buf suffix;
-	char *url = NULL;
-	int ret = -1;
+	int ret;
 
 	http_response_init(&resp);
-	buf_init(&suffix);
-	if (buf_addf(&suffix, "blobs/%s", digest) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
-		goto out;
-	req.url = url;
-	if (registry_request(r->reg, r->handle, r->scope, &req, &resp) < 0)
-		goto out;
-	if (resp.status != 200) {
-		char why[300];
-		registry_error_text(why, sizeof(why), &resp);
-		stw_error("%s/%s: blob %s not found: %s", r->reg->host, r->ref.repo, digest, why);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(url);
-	buf_release(&suffix);
+	ret = remote_fetch(r, "blobs", digest, &req, &resp);
 	http_response_release(&resp);
 	return ret;
 }
