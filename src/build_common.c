@@ -353,8 +353,6 @@ int build_main(int argc, char **argv, int image, const char *help)
 		goto out;
 	o.store_dir = c.store_dir ? c.store_dir : "/nix/store";
 	o.max_layers = (size_t)c.max_layers;
-	if (!image && !o.max_layers) /* a layer JSON is one layer (plus the root's) */
-		o.max_layers = 1 + (c.roots.count ? 1 : 0);
 	o.jobs = c.jobs;
 	o.name = c.name;
 	o.tag = c.tag;
@@ -386,6 +384,12 @@ int build_main(int argc, char **argv, int image, const char *help)
 	o.root_count = roots.count;
 	o.lower = lower;
 	o.lower_count = c.layer_files.count;
+	if (!image && !o.max_layers) {
+		/* a layer JSON adds one layer (plus the root's) to what it lies on */
+		o.max_layers = 1 + (c.roots.count ? 1 : 0);
+		for (size_t i = 0; i < o.lower_count; i++)
+			o.max_layers += lower[i]->layer_count;
+	}
 	o.cache_dir = c.no_cache ? NULL : c.cache_dir ? c.cache_dir : cli_default_cache_dir(cache_buf, sizeof(cache_buf));
 	if (image) {
 		c.config.entrypoint = (const char *const *)c.entrypoint.items;

@@ -91,4 +91,13 @@ expect_success "cache: --no-cache rebuild" tree_image --no-cache -o tree3.json
 expect_success "cache: the change gave a new digest" test "$(jq -r '.layers[0].digest' tree1.json)" != "$(jq -r '.layers[0].digest' tree2.json)"
 expect_success "cache: the cached rebuild equals the --no-cache one" cmp tree2.json tree3.json
 
+# A chain of layer JSONs with the default --max-layers: each adds one layer.
+chain() {
+	"$STOWAGE" layer "$FIX/amd64/glibc" --cache-dir "$CACHE" -o chain1.json &&
+		"$STOWAGE" layer "$FIX/amd64/bash" --layer chain1.json --cache-dir "$CACHE" -o chain2.json &&
+		"$STOWAGE" layer "$FIX/amd64/coreutils" --layer chain2.json --cache-dir "$CACHE" -o chain3.json
+}
+expect_success "layer chain: each link adds one layer by default" chain
+expect_success "layer chain: three layers in the third link" same "$(jq '.layers | length' chain3.json)" 3
+
 done_testing
