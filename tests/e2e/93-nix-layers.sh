@@ -77,8 +77,8 @@ FLAKE="let flake = import $TOP/flake.nix; outs = flake.outputs { self = outs; ni
 expect_success "the flake's lib.x86_64-linux (fixture pkgs as nixpkgs) makes the library's images" \
 	world_eval_ok "(($FLAKE).lib.x86_64-linux.mkContainerOutputs { inherit (w) containerDefs; }).fdContainer-aarch64.drvPath
 		== w.outputs.fdContainer-aarch64.drvPath"
-expect_success "the flake's mkLib takes any package set (pkgsCross.aarch64-multiplatform)" \
-	world_eval_ok "((($FLAKE).mkLib { pkgs = w.pkgs.pkgsCross.aarch64-multiplatform; }).mkToolContainer {
+expect_success "the flake's lib.forPkgs takes any package set (pkgsCross.aarch64-multiplatform)" \
+	world_eval_ok "((($FLAKE).lib.forPkgs w.pkgs.pkgsCross.aarch64-multiplatform).mkToolContainer {
 		name = \"fd\"; package = w.pkgs.pkgsCross.aarch64-multiplatform.fd; }).drvPath == w.outputs.fdContainer-aarch64.drvPath"
 # The package's source: what the Makefile reads, nothing else (listed by a derivation, which copies it).
 SRC="let p = import $TOP/nix/package.nix { lib.platforms.linux = [ ]; stdenv = { mkDerivation = a: a; cc.targetPrefix = \"\"; };
