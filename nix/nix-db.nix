@@ -1,27 +1,30 @@
 # A reproducible Nix database for the store paths an image holds, as a
 # copy-to-root tree, so `nix` inside the container knows its own store:
 #
-#   mkNixDatabase { paths = [ root layerJson ]; exclude = [ root layerJson ]; nixUid = 1000; }
+#   mkNixDatabase { image = imageJson; nixUid = 1000; nixGid = 1000; }
+#   mkNixDatabase { paths = [ root ]; exclude = [ root ]; }
 #
-# paths: what the image is made of; the database registers their closure.
-# exclude: paths of that closure the image does not hold in /nix/store
-#   (copy-to-root trees, whose contents stowage places at / instead, and
-#   layer JSON files); each is left out unless a registered path refers to it.
+# image: an image (or layer) JSON; the database registers exactly the store
+#   paths its layers place in /nix/store (copy-to-root trees, placed at /,
+#   are not in the store of the image and are not registered).
+# paths/exclude (instead of image): register the closure of `paths`, less the
+#   `exclude`d paths no registered path refers to.
 # nixUid/nixGid: who owns /nix/store and /nix/var/nix in the image, so that
-#   user can add paths and write the database (perms below).
+#   user can add paths and write the database (the `perms` attribute).
 #
 # The result is a derivation holding nix/var/nix/db/{db.sqlite,schema},
 # nix/var/nix/gcroots/stowage/<path> links (nothing in the image is garbage
-# collected) and an empty nix/store (the entry that carries the owner), with
+# collected) and an empty nix/store (the entry that carries its owner), with
 # attribute `perms`: the rules buildImage passes on to stowage.
 #
-# Reproducible: registration from exportReferencesGraph (narHash, narSize,
-# references: no reading of the store), registrationTime fixed, and the
-# SQLite file rebuilt from its SQL dump so its pages do not depend on the
-# order of the updates (as nix2container does). Host independent as long as
-# the nix and sqlite of buildPkgs are the same.
+# Reproducible: the registration comes from exportReferencesGraph (narHash,
+# narSize, references: no reading of the store), registrationTime is fixed,
+# and the SQLite file is rebuilt from its SQL dump so its pages do not
+# depend on the order of the updates (as nix2container does). The bytes
+# depend only on the inputs and on buildPkgs' nix and sqlite.
 { buildPkgs, ... }:
-{ paths
+{ image ? null
+, paths ? [ ]
 , exclude ? [ ]
 , nixUid ? 0
 , nixGid ? 0
@@ -36,8 +39,9 @@ let
     system = buildPkgs.stdenv.buildPlatform.system or builtins.currentSystem;
     builder = "${buildPkgs.bash}/bin/bash";
     __structuredAttrs = true;
-    exportReferencesGraph.closure = paths;
+    exportReferencesGraph.closure = if image == null then paths else [ image ];
     exclude = map toString exclude;
+    image = if image == null then "" else "${image}";
     inherit registrationTime;
     PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") tools);
     args = [ "-c" ''
@@ -46,20 +50,29 @@ let
       out=''${outputs[out]}
       export PATH HOME=$PWD USER=nobody NIX_REMOTE="local?root=$PWD/state"
 
+      # The paths to register, as a JSON array.
+      if [ -n "$image" ]; then
+        jq '[.layers[].paths[] | select(.rewrite == null) | .path] | unique' "$image" > kept.json
+      else
+        # An excluded path stays when another path of the closure refers to it.
+        jq '([.closure[] | .path as $p | .references[] | select(. != $p) | {(.): true}] | add // {}) as $referenced
+            | (.exclude | map({(.): true}) | add // {}) as $ex
+            | [.closure[].path | select(($ex[.] | not) or $referenced[.])] | unique' .attrs.json > kept.json
+      fi
       # nix-store --dump-db format: path, narHash, narSize, deriver,
-      # number of references, references. An excluded path stays when
-      # another registered path refers to it (the image then holds it).
-      jq -r '
-        .exclude as $ex
-        | [.closure[] | .path as $p | .references[] | select(. != $p)] as $referenced
-        | [.closure[] | select((.path as $p | $ex | index($p)) == null
-                               or (.path as $p | $referenced | index($p)) != null)]
-        | (map(.path)) as $kept
-        | sort_by(.path)[]
-        | [.path, .narHash, (.narSize | tostring), "",
-           ([.references[] | select(. as $r | $kept | index($r))] | sort) as $refs
-           | ($refs | length | tostring), $refs[]]
-        | flatten[]' .attrs.json > registration
+      # number of references, references.
+      jq -r --slurpfile kept kept.json '
+        ($kept[0] | map({(.): true}) | add // {}) as $k
+        | [.closure[] | select($k[.path])] | sort_by(.path)[]
+        | [.references[] | select($k[.])] as $refs
+        | .path, .narHash, (.narSize | tostring), "", ($refs | length | tostring), ($refs | sort)[]
+        ' .attrs.json > registration
+      # Every path to register must be in the closure Nix exported.
+      missing=$(jq -r --slurpfile kept kept.json '$kept[0] - [.closure[].path] | .[]' .attrs.json)
+      if [ -n "$missing" ]; then
+        echo "mkNixDatabase: not in the exported closure: $missing" >&2
+        exit 1
+      fi
       nix-store --load-db < registration
 
       sqlite3 state/nix/var/nix/db/db.sqlite \
