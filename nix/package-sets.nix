@@ -1,0 +1,3 @@
+# Placeholder: packageSets is written on branch issue-nixdev.
+{ ... }:
+throw "stowage: packageSets is not written yet"

@@ -1,0 +1,3 @@
+# Placeholder: mkRuntime is written on branch issue-nixdev.
+{ ... }:
+_: throw "stowage: mkRuntime is not written yet"
