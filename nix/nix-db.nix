@@ -89,9 +89,10 @@ let
   };
 in
 db // {
-  # Directories 0755 and the two files 0644, owned by nixUid:nixGid; the
-  # gcroot links keep root (the owner of a link does not matter to Nix).
+  # /nix root's; below it directories 0755 and the two files 0644, owned by
+  # nixUid:nixGid; the gcroot links keep root (Nix does not mind).
   perms = [
+    { regex = "^/nix$"; mode = "0755"; uid = 0; gid = 0; }
     { regex = "^/nix/store$"; mode = "0755"; uid = nixUid; gid = nixGid; }
     { regex = "^/nix/var(/nix(/db|/gcroots(/stowage)?)?)?$"; mode = "0755"; uid = nixUid; gid = nixGid; }
     { regex = "^/nix/var/nix/db/(db\\.sqlite|schema)$"; mode = "0644"; uid = nixUid; gid = nixGid; }
