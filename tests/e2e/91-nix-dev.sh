@@ -9,17 +9,10 @@ EXPR=$TOP/tests/e2e/nix-dev.nix
 nixb() { nix-build "$EXPR" --argstr debDir "$TOP/build/debs" --argstr stowage "$STOWAGE" "$@"; }
 nixi() { nix-instantiate "$EXPR" --argstr debDir "$TOP/build/debs" --argstr stowage "$STOWAGE" "$@"; }
 chmod 0755 "$SCRATCH"   # uid 1000 reaches the unpacked rootfs through it
-NIXH=$SCRATCH/nixhome && mkdir -m 0777 "$NIXH"
-# host Nix, as uid 1000, on the image's own store and database
-nix_as_user() { # ROOTFS NIX-STORE-ARGS...
-	local root=$1; shift
-	env -i HOME="$NIXH" PATH=/usr/bin:/bin setpriv --reuid 1000 --regid 1000 --clear-groups \
-		nix-store --store "local?root=$root" "$@"
-}
 # as_user ROOTFS CMD...: CMD in the rootfs as uid/gid 1000 with the image's HOME
 as_user() {
 	local root=$1; shift
-	env -i HOME=/home/vscode PATH=/bin /usr/sbin/chroot --userspec=1000:1000 "$root" "$@"
+	env -i HOME=/home/vscode USER=vscode PATH=/bin /usr/sbin/chroot --userspec=1000:1000 "$root" "$@"
 }
 mode_owner() { stat -c '%a %u:%g' "$1"; }
 
@@ -81,11 +74,22 @@ expect_success "/nix/store and the database are the user's" eval '
 	same "$(mode_owner "$R/nix/store")" "755 1000:1000" &&
 	same "$(mode_owner "$R/nix/var/nix/db")" "755 1000:1000" &&
 	same "$(mode_owner "$DB")" "644 1000:1000"'
-expect_success "Nix run as the user verifies the image's store against its database (hashes included)" \
-	nix_as_user "$R" --verify --check-contents
-expect_success "Nix run as the user answers closure queries from the image's database" eval '
+# Nix itself (Debian's nix-bin as a fixture store path, in the image) run
+# inside the container by the user, with /proc and /dev as a runtime gives them.
+mkdir -p "$R/proc" "$R/dev" && mount -t proc proc "$R/proc" && mount --bind /dev "$R/dev" &&
+	at_exit "umount '$R/proc'" && at_exit "umount '$R/dev'"
+expect_success "in the container the user's nix verifies the store against the database, hashes included" eval '
+	as_user "$R" /bin/nix --version | grep -x "nix (Nix) 2.8.0" >/dev/null &&
+	as_user "$R" /bin/nix-store --verify --check-contents'
+expect_success "in the container nix knows the image's store paths and their closures" eval '
+	same "$(as_user "$R" /bin/nix path-info --all | LC_ALL=C sort)" "$(cat "$SCRATCH/db.txt")" &&
 	s=$(readlink -f "$FIX/amd64/sudo") &&
-	same "$(nix_as_user "$R" -q --requisites "$s" | LC_ALL=C sort)" "$(nix-store -q --requisites "$s" | LC_ALL=C sort)"'
+	same "$(as_user "$R" /bin/nix-store -q --requisites /bin/sudo | LC_ALL=C sort)" "$(nix-store -q --requisites "$s" | LC_ALL=C sort)"'
+expect_success "in the container the user adds a path to the store" eval '
+	p=$(as_user "$R" /bin/bash -c "echo made-inside > /tmp/f && nix-store --add /tmp/f") &&
+	[[ $p = /nix/store/*-f ]] && same "$(cat "$R$p")" made-inside &&
+	same "$(as_user "$R" /bin/nix path-info --all | wc -l)" "$(( $(wc -l <"$SCRATCH/db.txt") + 1 ))"'
+umount "$R/proc" "$R/dev"
 
 # --- reproducible ---------------------------------------------------------------
 expect_success "rebuilding the dev image, its database and root trees gives identical outputs (nix-store --check)" eval '

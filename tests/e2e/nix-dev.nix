@@ -11,7 +11,8 @@ in
 rec {
   dev = libFor.mkDevContainer {
     name = "devbox";
-    packages = [ pkgs.fd pkgs.ripgrep ];
+    # nix is Debian's nix-bin on amd64, a stub on arm64 (tests/fixtures/dev-pkgs.nix)
+    packages = [ pkgs.fd pkgs.ripgrep pkgs.nix ];
   };
   runtime = libFor.mkRuntime {
     name = "app";
