@@ -7,7 +7,7 @@
 # Each is a derivation with bin/<name> (and meta.mainProgram), a shell script
 # running this machine's stowage on the image JSON; the arguments after `--`
 # are passed on. copyToRegistry prefixes a NAME without a registry host
-# ("fd", "me/fd") with $REGISTRY when it is set.
+# ("fd", "me/fd") with $REGISTRY, and refuses to run if that is not set.
 { buildPkgs, stowage, util, ... }:
 { image, imageName, imageTag }:
 let
@@ -26,7 +26,12 @@ in
     name=${esc imageName}
     case ''${name%%/*} in
     *.*|*:*|localhost) ;;                      # NAME starts with a registry host
-    *) if [ -n "''${REGISTRY:-}" ]; then name=$REGISTRY/$name; fi ;;
+    *)
+      if [ -z "''${REGISTRY:-}" ]; then
+        echo "copy-to-registry: the image name '$name' has no registry host: set REGISTRY (e.g. ghcr.io/me) or name the image HOST/NAME" >&2
+        exit 2
+      fi
+      name=$REGISTRY/$name ;;
     esac
     exec ${stowageBin} push ${image} "$name":${esc imageTag} "$@"
   '';

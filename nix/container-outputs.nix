@@ -49,7 +49,7 @@ let
   libs = builtins.mapAttrs (t: _: self.forPkgs (pkgsFor t)) allTargets;
 
   names = builtins.attrNames containerDefs;
-  defTargets = c: containerDefs.${c}.targets or targets;
+  defTargets = c: map (t: builtins.seq (targetInfo t) t) (containerDefs.${c}.targets or targets);
 
   # "ripgrep" or "python3Packages.black" -> the package of the target's set
   package = tp: c: p:

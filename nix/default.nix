@@ -13,7 +13,7 @@
 # package-sets.nix, an attribute set); `self` is the whole library, so the
 # files can use each other.
 { pkgs
-, stowage ? pkgs.stowage
+, stowage ? (pkgs.buildPackages or pkgs).stowage   # it runs on the machine that builds
 , buildPkgs ? pkgs.buildPackages or pkgs
 }:
 let

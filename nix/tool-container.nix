@@ -30,6 +30,7 @@ self.buildImage ({
     name = "${name}-root";
     paths = packages ++ [ pkgs.bashInteractive pkgs.coreutils ];
     pathsToLink = [ "/bin" ];
+    ignoreCollisions = true;   # the first wins: the tool's own sh, say, over bash's
   };
   config = {
     Entrypoint = [ "/bin/${entrypoint}" ];
