@@ -9,24 +9,24 @@
 
   outputs = { self, nixpkgs, stowage }:
     let
-      # Images are built on Linux; the other target comes from pkgsCross.
+      # Images are built on Linux; each system builds both targets (the
+      # other one through pkgsCross), natively where it can.
       systems = [ "x86_64-linux" "aarch64-linux" ];
-      forSystem = system:
-        let
-          pkgs = nixpkgs.legacyPackages.${system};
-          lib = stowage.lib.forPkgs pkgs;
-        in
-        lib.mkContainerOutputs { containerDefs = import ./containers.nix; };
-      outputs = nixpkgs.lib.genAttrs systems forSystem;
+      forSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
+
+      containers = forSystems (system:
+        (stowage.mkLib { pkgs = nixpkgs.legacyPackages.${system}; }).mkContainerOutputs {
+          containerDefs = import ./containers.nix;
+        });
     in
     {
-      # fdContainer-x86_64, fdManifest, fdManifest-aarch64, devcontainerContainer-x86_64, ...
-      # and stowage itself, for `nix run .#stowage -- verify result` in CI
-      packages = nixpkgs.lib.mapAttrs
-        (system: o: removeAttrs o [ "containerMatrix" ] // { stowage = stowage.packages.${system}.default; })
-        outputs;
+      # fdContainer-x86_64, fdManifest, fdManifest-aarch64, devcontainerContainer-x86_64, ...,
+      # and stowage itself (CI runs `nix run .#stowage -- verify result`)
+      packages = forSystems (system:
+        builtins.removeAttrs containers.${system} [ "containerMatrix" ]
+        // { stowage = stowage.packages.${system}.default; });
 
       # what .github/workflows/containers.yaml fans out over
-      containerMatrix = outputs.x86_64-linux.containerMatrix;
+      containerMatrix = containers.x86_64-linux.containerMatrix;
     };
 }
