@@ -32,7 +32,7 @@
 , user ? "vscode"
 , extraConfig ? { }
 , tag ? "latest"
-, maxLayers ? 100
+, maxLayers ? 98             # store-path layers; + the root tree and the Nix database = 100
 , arch ? null
 , ...
 }@a:
@@ -150,12 +150,13 @@ let
 in
 self.buildImage ({
   inherit name tag maxLayers;
-  copyToRoot = [ env tree.root ];
-  perms = tree.perms ++ [ setuidSudo ];
+  # a caller's own copyToRoot and perms come on top (later perm rules win)
+  copyToRoot = [ env tree.root ] ++ util.toList (a.copyToRoot or null);
+  perms = tree.perms ++ [ setuidSudo ] ++ (a.perms or [ ]);
   config = mergedConfig;
   initializeNixDatabase = true;
   nixUid = uid;
   nixGid = gid;
 } // (if arch == null then { } else { inherit arch; })
-  // builtins.removeAttrs a [ "name" "packages" "user" "extraConfig" "tag" "maxLayers" "arch" ])
+  // builtins.removeAttrs a [ "name" "packages" "user" "extraConfig" "tag" "maxLayers" "arch" "copyToRoot" "perms" ])
 // { inherit env; rootTree = tree.root; }

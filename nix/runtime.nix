@@ -22,7 +22,7 @@
 , workdir ? "/app"
 , extraConfig ? { }
 , tag ? "latest"
-, maxLayers ? 50
+, maxLayers ? 49             # store-path layers; + the root tree = 50
 , arch ? null
 , ...
 }@a:
@@ -85,9 +85,10 @@ let
 in
 self.buildImage ({
   inherit name tag maxLayers;
-  copyToRoot = [ env tree.root ];
-  inherit (tree) perms;
+  # a caller's own copyToRoot and perms come on top (later perm rules win)
+  copyToRoot = [ env tree.root ] ++ util.toList (a.copyToRoot or null);
+  perms = tree.perms ++ (a.perms or [ ]);
   config = mergedConfig;
 } // (if arch == null then { } else { inherit arch; })
-  // builtins.removeAttrs a [ "name" "packages" "user" "workdir" "extraConfig" "tag" "maxLayers" "arch" ])
+  // builtins.removeAttrs a [ "name" "packages" "user" "workdir" "extraConfig" "tag" "maxLayers" "arch" "copyToRoot" "perms" ])
 // { inherit env; rootTree = tree.root; }
