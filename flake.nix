@@ -12,15 +12,18 @@
       stowageFor = pkgs: (pkgs.buildPackages or pkgs).stowage
         or ((pkgs.buildPackages or pkgs).callPackage ./nix/package.nix { });
 
-      # The Nix library (docs/nix.md) for any package set, cross sets too:
-      #   lib = stowage.mkLib { pkgs = nixpkgs.legacyPackages.x86_64-linux; };
+      # The Nix library (docs/nix.md) for a package set, cross sets too.
       mkLib = { pkgs, stowage ? stowageFor pkgs }: import ./nix { inherit pkgs stowage; };
     in
     {
-      inherit mkLib;
-
-      # stowage.lib.<system>.buildImage, .mkToolContainer, .mkContainerOutputs, ...
-      lib = forSystems (system: mkLib { pkgs = nixpkgs.legacyPackages.${system}; });
+      #   lib = stowage.lib.forPkgs nixpkgs.legacyPackages.x86_64-linux;
+      #   lib.buildImage { ... }  lib.mkToolContainer { ... }  lib.mkContainerOutputs { ... }
+      # stowage.lib.<system> is the same for nixpkgs.legacyPackages.<system>;
+      # stowage.lib.mkLib { pkgs; stowage; } takes another stowage package.
+      lib = forSystems (system: mkLib { pkgs = nixpkgs.legacyPackages.${system}; }) // {
+        forPkgs = pkgs: mkLib { inherit pkgs; };
+        inherit mkLib;
+      };
 
       packages = forSystems (system: rec {
         stowage = stowageFor nixpkgs.legacyPackages.${system};

@@ -135,7 +135,8 @@ let
         ++ optionalArg "--author" author
         ++ configArgs config
         ++ layeringArgs { inherit compression strategy; };
-      drvName = "image-${baseNameOf imageName}.json";
+      # "127.0.0.1:5000/team/fd" -> image-fd.json; a store name has no ':' or '@'
+      drvName = "image-${builtins.replaceStrings [ ":" "@" ] [ "-" "-" ] (baseNameOf imageName)}.json";
 
       plain = runStowage {
         name = drvName;

@@ -34,7 +34,8 @@ rec {
           pos = acc.pos + len;
           found = acc.found ++ [ (builtins.substring acc.pos len s) ];
         };
-    in unique (builtins.foldl' step { pos = 0; found = [ ]; } parts).found;
+    # a path typed as a plain string names nothing Nix built: left alone
+    in unique (builtins.filter builtins.hasContext (builtins.foldl' step { pos = 0; found = [ ]; } parts).found);
 
   # "/nix/store/<hash>-name" -> "<hash>"
   storeHash = p: builtins.substring 0 32 (builtins.baseNameOf (builtins.unsafeDiscardStringContext (toString p)));

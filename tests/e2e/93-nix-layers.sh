@@ -60,6 +60,12 @@ dep expect_success "perms: the busybox binary 4755 (its layer's tar header)" \
 dep expect_success "perms: /bin owned by 7:8 (the root layer's tar header)" \
 	eval 'layer_tar cfg.json -1 >root.tar && same "$(tar_field root.tar bin uid):$(tar_field root.tar bin gid)" 7:8'
 dep expect_success "stowage verify: arm64 config, arm64 ELF entrypoint" "$STOWAGE" verify cfg.json
+expect_success "a name with a port: a valid derivation name" \
+	world_eval_ok '(w.lib.buildImage { name = "127.0.0.1:5000"; copyToRoot = w.pkgs.busybox; }).name == "image-127.0.0.1-5000.json"'
+expect_success "a store path typed as a plain string in the config is left alone (no context)" \
+	world_eval_ok '(w.lib.buildImage { name = "x"; copyToRoot = w.pkgs.busybox;
+		config.Env = [ "PATH=/nix/store/00000000000000000000000000000000-nothing/bin" ]; }).drvAttrs.exportReferencesGraph
+		== [ "graph-0" "${w.pkgs.busybox}" ]'
 expect_success "an unknown config key: the error names it" \
 	world_eval_fails '(w.lib.buildImage { name = "x"; config.Healthcheck = { }; }).drvPath' "Healthcheck"
 expect_success "fromImage (not supported): the error names it" \
@@ -77,8 +83,8 @@ FLAKE="let flake = import $TOP/flake.nix; outs = flake.outputs { self = outs; ni
 expect_success "the flake's lib.x86_64-linux (fixture pkgs as nixpkgs) makes the library's images" \
 	world_eval_ok "(($FLAKE).lib.x86_64-linux.mkContainerOutputs { inherit (w) containerDefs; }).fdContainer-aarch64.drvPath
 		== w.outputs.fdContainer-aarch64.drvPath"
-expect_success "the flake's mkLib takes any package set (pkgsCross.aarch64-multiplatform)" \
-	world_eval_ok "((($FLAKE).mkLib { pkgs = w.pkgs.pkgsCross.aarch64-multiplatform; }).mkToolContainer {
+expect_success "the flake's lib.forPkgs takes any package set (pkgsCross.aarch64-multiplatform)" \
+	world_eval_ok "((($FLAKE).lib.forPkgs w.pkgs.pkgsCross.aarch64-multiplatform).mkToolContainer {
 		name = \"fd\"; package = w.pkgs.pkgsCross.aarch64-multiplatform.fd; }).drvPath == w.outputs.fdContainer-aarch64.drvPath"
 # The package's source: what the Makefile reads, nothing else (listed by a derivation, which copies it).
 SRC="let p = import $TOP/nix/package.nix { lib.platforms.linux = [ ]; stdenv = { mkDerivation = a: a; cc.targetPrefix = \"\"; };
