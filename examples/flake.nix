@@ -15,7 +15,7 @@
       forSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
 
       containers = forSystems (system:
-        (stowage.mkLib { pkgs = nixpkgs.legacyPackages.${system}; }).mkContainerOutputs {
+        (stowage.lib.forPkgs nixpkgs.legacyPackages.${system}).mkContainerOutputs {
           containerDefs = import ./containers.nix;
         });
     in
