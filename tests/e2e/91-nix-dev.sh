@@ -97,6 +97,8 @@ expect_success "rebuilding the dev image, its database and root trees gives iden
 	checks=$(nix-store -qR "$drv" | grep -E -- "-(nix-database|image-devbox\.json|devbox-root|devbox-env)\.drv$") &&
 	[ "$(echo "$checks" | wc -l)" -eq 5 ] &&
 	nix-store --realise --check $checks >/dev/null'
+expect_success "stowage verify: the dev image's config arch matches its ELF files, its layers their digests" \
+	"$STOWAGE" verify "$DEV"
 expect_success "an arm64 dev container has its own exact database" eval '
 	nixb --argstr arch arm64 -A dev -o "$SCRATCH/dev-arm64" >/dev/null &&
 	same "$(jq -r .config.architecture "$SCRATCH/dev-arm64")" arm64 &&
