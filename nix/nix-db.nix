@@ -46,7 +46,9 @@ let
     PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") tools);
     args = [ "-c" ''
       set -euo pipefail
-      source .attrs.sh
+      # structured attributes: newer Nix names the files, 2.8 also leaves them in the build dir
+      source "''${NIX_ATTRS_SH_FILE:-.attrs.sh}"
+      attrs=''${NIX_ATTRS_JSON_FILE:-$PWD/.attrs.json}
       out=''${outputs[out]}
       export PATH HOME=$PWD USER=nobody NIX_REMOTE="local?root=$PWD/state"
 
@@ -57,7 +59,7 @@ let
         # An excluded path stays when another path of the closure refers to it.
         jq '([.closure[] | .path as $p | .references[] | select(. != $p) | {(.): true}] | add // {}) as $referenced
             | (.exclude | map({(.): true}) | add // {}) as $ex
-            | [.closure[].path | select(($ex[.] | not) or $referenced[.])] | unique' .attrs.json > kept.json
+            | [.closure[].path | select(($ex[.] | not) or $referenced[.])] | unique' "$attrs" > kept.json
       fi
       # nix-store --dump-db format: path, narHash, narSize, deriver,
       # number of references, references.
@@ -66,9 +68,9 @@ let
         | [.closure[] | select($k[.path])] | sort_by(.path)[]
         | [.references[] | select($k[.])] as $refs
         | .path, .narHash, (.narSize | tostring), "", ($refs | length | tostring), ($refs | sort)[]
-        ' .attrs.json > registration
+        ' "$attrs" > registration
       # Every path to register must be in the closure Nix exported.
-      missing=$(jq -r --slurpfile kept kept.json '$kept[0] - [.closure[].path] | .[]' .attrs.json)
+      missing=$(jq -r --slurpfile kept kept.json '$kept[0] - [.closure[].path] | .[]' "$attrs")
       if [ -n "$missing" ]; then
         echo "mkNixDatabase: not in the exported closure: $missing" >&2
         exit 1
