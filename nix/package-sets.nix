@@ -23,7 +23,8 @@
   pythonDev = with pkgs; [ python3Packages.pip python3Packages.virtualenv ruff pyright ];
 
   node = with pkgs; [ nodejs ];
-  nodeDev = with pkgs; [ nodePackages.typescript nodePackages.typescript-language-server nodePackages.prettier ];
+  # top-level names: nixpkgs 26.05 removed nodePackages
+  nodeDev = with pkgs; [ typescript typescript-language-server prettier ];
 
   go = with pkgs; [ go ];
   goDev = with pkgs; [ gopls golangci-lint delve ];
