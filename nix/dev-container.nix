@@ -16,7 +16,8 @@
 #   from /usr), nsswitch.conf, os-release;
 # - /etc/nix/nix.conf: flakes on, single-user (no build users, no sandbox:
 #   containers do not have the namespaces);
-# - /home/<user>/.bashrc with the direnv hook, /workspace, both the user's;
+# - /home/<user>/.bashrc with the direnv hook (and, when nix-direnv is among
+#   the packages, ~/.config/direnv/direnvrc sourcing it), /workspace, the user's;
 #   /tmp 1777; /usr/bin/env; /etc/ssl/certs/{ca-bundle,ca-certificates}.crt
 #   and SSL_CERT_FILE / NIX_SSL_CERT_FILE;
 # - a Nix database of the image's own store paths (mkNixDatabase), with
@@ -54,6 +55,16 @@ let
     paths = unique (essentials ++ packages);
     pathsToLink = [ "/bin" ];
   };
+
+  # nix-direnv among the packages: direnv's `use flake` / `use nix` come from it
+  nixDirenv = builtins.filter (p: (p.pname or "") == "nix-direnv") packages;
+  direnvrc =
+    if nixDirenv == [ ] then { }
+    else {
+      "${home}/.config/direnv/direnvrc" = owned // {
+        text = "source ${builtins.head nixDirenv}/share/nix-direnv/direnvrc\n";
+      };
+    };
 
   nixConf = ''
     experimental-features = nix-command flakes
@@ -109,7 +120,7 @@ let
         eval "$(direnv hook bash)"
       ''; };
       "${home}/.config/nix/nix.conf" = owned // { text = nixConf; };
-    };
+    } // direnvrc;
     dirs = {
       "/tmp" = { mode = "1777"; };
       "/root" = { mode = "0700"; };
@@ -118,7 +129,9 @@ let
       ${home} = owned;
       "${home}/.config" = owned;
       "${home}/.config/nix" = owned;
-    };
+    } // (if nixDirenv == [ ] then { } else {
+      "${home}/.config/direnv" = owned;
+    });
     links = {
       "/usr/bin/env" = "${pkgs.coreutils}/bin/env";
       "/etc/ssl/certs/ca-bundle.crt" = bundle;

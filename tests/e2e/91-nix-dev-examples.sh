@@ -28,9 +28,11 @@ expect_success "every output of the example instantiates" eval '
 	done'
 LIMIT=300 expect_success "the example's dev container (x86_64) and runtime (aarch64) build" eval '
 	nixb -A outputs.devcontainerContainer-x86_64 -o "$SCRATCH/dev" && nixb -A outputs.appContainer-aarch64 -o "$SCRATCH/app"' 
-expect_success "they are a dev container and a runtime" eval '
+expect_success "they are a dev container (with nixTools: direnvrc sources nix-direnv) and a runtime" eval '
 	same "$(jq -c "[.config.architecture, .config.config.User, .config.config.WorkingDir]" "$SCRATCH/dev")" "[\"amd64\",\"1000:1000\",\"/workspace\"]" &&
 	jq -e "[.layers[].paths[].path] | any(test(\"-nix-database$\"))" "$SCRATCH/dev" >/dev/null &&
+	root=$(jq -r ".layers[].paths[] | select(.rewrite) | .path | select(endswith(\"-devcontainer-root\"))" "$SCRATCH/dev") &&
+	grep -E "^source /nix/store/[a-z0-9]{32}-nix-direnv-[^/]*/share/nix-direnv/direnvrc$" "$root/home/vscode/.config/direnv/direnvrc" >/dev/null &&
 	same "$(jq -c "[.config.architecture, .config.config.User, .config.config.WorkingDir, .config.config.Cmd[0]]" "$SCRATCH/app")" "[\"arm64\",\"1000:1000\",\"/app\",\"/bin/python3\"]"'
 
 # The workflow, read with a YAML parser: what it evaluates, how it fans out,
