@@ -24,7 +24,11 @@ in
 {
   copyToRegistry = app "copy-to-registry" ''
     name=${esc imageName}
-    case ''${name%%/*} in
+    case $name in
+    */*) first=''${name%%/*} ;;
+    *) first= ;;                               # one component: never a host
+    esac
+    case $first in
     *.*|*:*|localhost) ;;                      # NAME starts with a registry host
     *)
       if [ -z "''${REGISTRY:-}" ]; then

@@ -105,7 +105,7 @@ let
   buildImage =
     { name
     , tag ? null             # default: the output path's hash, as nix2container does
-    , arch ? pkgs.stdenv.hostPlatform.system
+    , arch ? null            # default (also for null): pkgs.stdenv.hostPlatform.system
     , config ? { }
     , layers ? [ ]
     , copyToRoot ? null
@@ -129,7 +129,7 @@ let
       # An upper bound of the layers of the image without the Nix database.
       plainCap = if maxLayers == null then 100
         else sum (map layerCountOf layers) + maxLayers + (if roots == [ ] then 0 else 1);
-      imageArgs = [ "--arch" arch "--name" imageName ]
+      imageArgs = [ "--arch" (if arch == null then pkgs.stdenv.hostPlatform.system else arch) "--name" imageName ]
         ++ optionalArg "--tag" tag
         ++ optionalArg "--created" created
         ++ optionalArg "--author" author
@@ -169,8 +169,8 @@ let
         inherit imageName imageTag;
       };
     in
-    assert unsupported "buildImage" args [ "fromImage" "reproducible" "meta" ];
-    drv // passthru // { passthru = passthru; };
+    assert unsupported "buildImage" args [ "fromImage" "fromImageManifest" "reproducible" ];
+    drv // passthru // { inherit passthru; meta = args.meta or { }; };
 in
 {
   inherit buildLayer buildImage;

@@ -88,9 +88,14 @@ let
     in
     script // { meta = (script.meta or { }) // { mainProgram = appName; }; };
 
-  containers = concatMap (c: map (t: { name = "${c}Container-${t}"; value = image c t; }) (defTargets c)) names;
-  singles = concatMap (c: map (t: { name = "${c}Manifest-${t}"; value = releaseApp c "${c}-manifest-${t}" [ (image c t) ]; }) (defTargets c)) names;
-  manifests = map (c: { name = "${c}Manifest"; value = releaseApp c "${c}-manifest" (map (image c) (defTargets c)); }) names;
+  # images.<c>.<t>, each evaluated once
+  images = builtins.listToAttrs (map
+    (c: { name = c; value = builtins.listToAttrs (map (t: { name = t; value = image c t; }) (defTargets c)); })
+    names);
+
+  containers = concatMap (c: map (t: { name = "${c}Container-${t}"; value = images.${c}.${t}; }) (defTargets c)) names;
+  singles = concatMap (c: map (t: { name = "${c}Manifest-${t}"; value = releaseApp c "${c}-manifest-${t}" [ images.${c}.${t} ]; }) (defTargets c)) names;
+  manifests = map (c: { name = "${c}Manifest"; value = releaseApp c "${c}-manifest" (map (t: images.${c}.${t}) (defTargets c)); }) names;
 in
 builtins.listToAttrs (containers ++ singles ++ manifests) // {
   containerMatrix = {

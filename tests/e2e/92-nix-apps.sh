@@ -49,6 +49,14 @@ prereq "nix-build copyToRegistry of an image named $R/Team/FD (tag v1)" world_bu
 dep expect_success "the name is lowercased (imageName)" world_eval_ok "($NAMED).imageName == \"$R/team/fd\""
 dep expect_success "REGISTRY=nowhere.invalid copy-to-registry pushes $R/team/fd:v1" env REGISTRY=nowhere.invalid named/bin/copy-to-registry
 dep expect_success "$R/team/fd:v1 exists" skopeo inspect --raw --tls-verify=false "docker://$R/team/fd:v1"
+DOTTED='w.lib.buildImage { name = "tool.v2"; copyToRoot = w.pkgs.busybox; }'
+prereq "nix-build copyToRegistry of an image named tool.v2 (a dot, no slash: no registry host)" \
+	world_build_expr "($DOTTED).copyToRegistry" dotted
+dep expect_success "without REGISTRY it refuses: exit 2, says so" \
+	eval 'dotted/bin/copy-to-registry 2>err.txt; [ $? = 2 ] && grep -q "has no registry host" err.txt'
+dep expect_success "REGISTRY=$R: pushes $R/tool.v2 under its imageTag" \
+	eval 'env REGISTRY="$R" dotted/bin/copy-to-registry && tag=$(world_eval "($DOTTED).imageTag" | jq -r .) &&
+		curl -sf "http://$R/v2/tool.v2/tags/list" | jq -e --arg t "$tag" ".tags == [\$t]" >/dev/null'
 expect_success "an image without tag: imageTag is its output path's hash" \
 	world_eval_ok 'let i = w.lib.buildImage { name = "x"; copyToRoot = w.pkgs.busybox; }; in
 		i.imageTag == builtins.substring 0 32 (builtins.baseNameOf (builtins.unsafeDiscardStringContext i.outPath))'
