@@ -17,6 +17,7 @@ PACKAGES=(
   zlib1g-dev libzstd-dev nix-bin skopeo umoci podman docker-registry patchelf
   qemu-user-static jq apache2-utils python3 openssl file zstd curl
   python3-jwt python3-cryptography
+  clang libclang-rt-14-dev valgrind   # fuzz targets (libFuzzer), memcheck subset
 )
 
 # Another apt run (e.g. a provisioning job) may hold the dpkg lock: wait for
