@@ -29,6 +29,10 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 UNIT_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_%)
 FUZZ_SECONDS ?= 30
+# The allocation-failure build (tests/alloc/failalloc.c): the same objects,
+# every allocation of stowage's code and jansson's counted and failable.
+UNIT_BIN += $(BUILD)/stowage-failalloc
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
 .PHONY: all setup demo check check-unit check-e2e bench clean fixtures fuzz fuzz-build
 all: $(BUILD)/stowage
@@ -46,6 +50,10 @@ $(BUILD)/stowage: $(CLI_OBJ) $(BUILD)/libstowage.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h tests/unit/test_support.h $(BUILD)/libstowage.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libstowage.a $(LDLIBS)
+
+$(BUILD)/stowage-failalloc: $(CLI_OBJ) $(BUILD)/libstowage.a tests/alloc/failalloc.c
+	$(CC) $(CFLAGS) -c -o $(BUILD)/tests-failalloc.o tests/alloc/failalloc.c
+	$(CC) $(LDFLAGS) $(WRAP_ALLOC) -o $@ $(CLI_OBJ) $(BUILD)/tests-failalloc.o $(BUILD)/libstowage.a $(LDLIBS)
 
 # The replay build of a fuzz target: reads tests/fuzz/corpus/<name>/ by default.
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/libstowage.a
