@@ -267,6 +267,12 @@ static int run_helper(struct lookup *l, const char *name)
 		ret = 0; /* not found: *l->found stays 0 */
 		goto out;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !output.len) {
+		/* POSIX lets posix_spawnp report an exec failure this way (valgrind's does) */
+		stw_error("cannot run credential helper '%s' (from credentials file '%s'): not found or not executable",
+			  program, l->path);
+		goto out;
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status))
 			stw_error("credential helper '%s' (from credentials file '%s') failed with exit status %d",
