@@ -24,8 +24,17 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Fuzz targets (tests/fuzz/fuzz_<name>.c): each also links with a replay
+# driver into build/tests/fuzz_<name>, run by `make check` over its corpus.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+UNIT_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_%)
+FUZZ_SECONDS ?= 30
+# The allocation-failure build (tests/alloc/failalloc.c): the same objects,
+# every allocation of stowage's code and jansson's counted and failable.
+UNIT_BIN += $(BUILD)/stowage-failalloc
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
-.PHONY: all setup demo check check-unit check-e2e bench clean fixtures
+.PHONY: all setup demo check check-unit check-e2e bench clean fixtures fuzz fuzz-build
 all: $(BUILD)/stowage
 
 $(BUILD)/%.o: %.c
@@ -41,6 +50,31 @@ $(BUILD)/stowage: $(CLI_OBJ) $(BUILD)/libstowage.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h tests/unit/test_support.h $(BUILD)/libstowage.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libstowage.a $(LDLIBS)
+
+$(BUILD)/stowage-failalloc: $(CLI_OBJ) $(BUILD)/libstowage.a tests/alloc/failalloc.c
+	$(CC) $(CFLAGS) -c -o $(BUILD)/tests-failalloc.o tests/alloc/failalloc.c
+	$(CC) $(LDFLAGS) $(WRAP_ALLOC) -o $@ $(CLI_OBJ) $(BUILD)/tests-failalloc.o $(BUILD)/libstowage.a $(LDLIBS)
+
+# The replay build of a fuzz target: reads tests/fuzz/corpus/<name>/ by default.
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/libstowage.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -DFUZZ_CORPUS='"tests/fuzz/corpus/$*"' $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(BUILD)/libstowage.a $(LDLIBS)
+
+# libFuzzer builds (clang) in build/fuzz, then a bounded run of each target:
+# `make fuzz FUZZ_SECONDS=30` (tests/fuzz/run.sh says what it found).
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g $(FUZZ_FLAGS) -fno-sanitize-recover=all" \
+		build/fuzz/libstowage.a
+	@for t in $(FUZZ_NAMES); do \
+		clang -O1 -g -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			-Iinclude -Ilib -Itests/fuzz $(PKG_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
+			build/fuzz/libstowage.a $(LDLIBS) || exit 1; \
+	done
+
+fuzz: setup fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 setup:
 	@bash scripts/setup.sh

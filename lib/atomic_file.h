@@ -26,6 +26,12 @@ void atomic_file_abort(struct atomic_file *f);
  * hold private caches). path is modified while it runs and restored. */
 int atomic_file_make_parents(char *path);
 
+/* A staging directory (built aside, renamed into place when complete):
+ * created, then either kept (renamed: no longer temporary) or removed with
+ * all it holds. stw_remove_temporaries removes it too. */
+int atomic_dir_create(const char *path);
+void atomic_dir_keep(const char *path);
+void atomic_dir_remove(const char *path);
 /* All of data as the file at path. */
 int atomic_file_write(const char *path, const void *data, size_t len);
 

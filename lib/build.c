@@ -252,8 +252,9 @@ static int add_root_layer(struct build *b)
 	l->paths = calloc(b->opts->root_count, sizeof(*l->paths));
 	if (!l->paths)
 		return stw_error("out of memory");
-	for (size_t i = 0; i < b->opts->root_count; i++, l->path_count++) {
+	for (size_t i = 0; i < b->opts->root_count; i++) {
 		struct stw_layer_path *p = &l->paths[i];
+		l->path_count++; /* counted first: what a failure leaves is freed with the layer */
 		p->path = strdup(b->opts->roots[i]);
 		p->rewrite_regex = regex_escape_prefix(b->opts->roots[i]);
 		p->rewrite_repl = strdup("");

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DOCKER_HUB_URL "https://index.docker.io/v1/"
@@ -197,6 +199,61 @@ out:
 	return ret;
 }
 
+/* How long a credential helper may take to answer (a helper waiting on a
+ * keyring prompt that never comes must not hang a CI job forever);
+ * $STOWAGE_CREDENTIAL_HELPER_TIMEOUT (seconds) overrides it. */
+#define HELPER_TIMEOUT_S 60
+
+static int helper_timeout_ms(void)
+{
+	const char *env = getenv("STOWAGE_CREDENTIAL_HELPER_TIMEOUT");
+	long s = env && *env ? strtol(env, NULL, 10) : HELPER_TIMEOUT_S;
+	return (int)(s > 0 && s < 3600 ? s : HELPER_TIMEOUT_S) * 1000;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Reads the helper's stdout to its end: 0, -1 (too big, read error) or
+ * -2 when the deadline passed first. */
+static int read_helper_output(struct buf *out, int fd, size_t max)
+{
+	long long deadline = now_ms() + helper_timeout_ms();
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t n;
+		int rc;
+		if (left <= 0)
+			return -2;
+		rc = poll(&p, 1, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return -2;
+		if (buf_grow(out, 4096) < 0)
+			return -1;
+		n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		out->len += (size_t)n;
+		out->data[out->len] = 0;
+		if (out->len > max)
+			return -1;
+	}
+}
+
 /*
  * Runs docker-credential-<name> get. The server URL is written into the
  * stdin pipe before the helper starts (it is far smaller than a pipe's
@@ -251,12 +308,17 @@ static int run_helper(struct lookup *l, const char *name)
 	}
 	spawned = 1;
 
-	read_failed = buf_read_fd(&output, out_pipe[0], CREDENTIALS_HELPER_OUTPUT_MAX) < 0;
+	read_failed = read_helper_output(&output, out_pipe[0], CREDENTIALS_HELPER_OUTPUT_MAX);
 	if (read_failed)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	spawned = 0;
+	if (read_failed == -2) {
+		stw_error("credential helper '%s' (from credentials file '%s') did not answer within %d s", program,
+			  l->path, helper_timeout_ms() / 1000);
+		goto out;
+	}
 	if (read_failed) {
 		stw_error("cannot read the answer of credential helper '%s' (from credentials file '%s'): "
 			  "more than %d bytes or a read error", program, l->path, CREDENTIALS_HELPER_OUTPUT_MAX);
@@ -265,6 +327,12 @@ static int run_helper(struct lookup *l, const char *name)
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
 	    memmem(output.data, output.len, "credentials not found", 21)) {
 		ret = 0; /* not found: *l->found stays 0 */
+		goto out;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !output.len) {
+		/* POSIX lets posix_spawnp report an exec failure this way (valgrind's does) */
+		stw_error("cannot run credential helper '%s' (from credentials file '%s'): not found or not executable",
+			  program, l->path);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -76,11 +76,18 @@ int reference_split(char **name, char **tag, const char *ref)
 	const char *slash = strrchr(ref, '/');
 	const char *colon = strrchr(slash ? slash : ref, ':');
 
+	int ret = 0;
+
 	*name = colon ? strndup(ref, (size_t)(colon - ref)) : strdup(ref);
 	*tag = colon ? strdup(colon + 1) : NULL;
 	if (!*name || (colon && !*tag))
-		return stw_error("out of memory");
-	if (!**name || (*tag && !**tag))
-		return stw_error("invalid image reference '%s'", ref);
-	return 0;
+		ret = stw_error("out of memory");
+	else if (!**name || (*tag && !**tag))
+		ret = stw_error("invalid image reference '%s'", ref);
+	if (ret < 0) { /* a failure leaves nothing to free */
+		free(*name);
+		free(*tag);
+		*name = *tag = NULL;
+	}
+	return ret;
 }

@@ -20,7 +20,8 @@ int stw_image_manifest_as(char **out, const struct stw_image *img, int docker);
 /* docker-archive's manifest.json for img, tagged repo_tag (may be NULL). */
 int docker_archive_manifest(char **out, const struct stw_image *img, const char *repo_tag);
 
-/* Splits "NAME:TAG" (NAME may hold a registry port); *tag NULL if absent. */
+/* Splits "NAME:TAG" (NAME may hold a registry port); *tag NULL if absent.
+ * On failure both are NULL. */
 int reference_split(char **name, char **tag, const char *ref);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * OCI image layout: blobs are written to a temporary name, verified and
  * renamed, so a blob file is always complete and correct; index.json is
- * replaced last, atomically, under an exclusive lock so concurrent writers
- * both land. A layout that did not exist is built beside its destination
+ * replaced last, atomically, under an exclusive lock (flock on the layout
+ * directory) so concurrent writers both land. A layout that did not exist is built beside its destination
  * and renamed into place only when complete.
  */
 #include "oci_layout.h"
@@ -153,9 +153,10 @@ static int update_index(const char *dir, const char *manifest_digest, size_t man
 	buf_init(&path);
 	buf_init(&lock_path);
 	buf_init(&existing);
-	if (buf_addf(&path, "%s/index.json", dir) < 0 || buf_addf(&lock_path, "%s/.stowage.lock", dir) < 0)
+	if (buf_addf(&path, "%s/index.json", dir) < 0 || buf_addf(&lock_path, "%s", dir) < 0)
 		goto out;
-	lock = open(lock_path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* the layout directory itself is the lock: no lock file is left in it */
+	lock = open(lock_path.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
 		stw_error_errno("cannot lock '%s'", lock_path.data);
 		goto out;
@@ -193,21 +194,6 @@ static int make_dirs(const char *dir)
 		ret = stw_error_errno("cannot create '%s'", p.data);
 	buf_release(&p);
 	return ret;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* Only ever used on our own staging directory. */
-static void remove_tree(const char *dir)
-{
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int write_layout(const struct stw_image *img, const char *dir, const char *tag,
@@ -265,11 +251,22 @@ int oci_layout_write(const struct stw_image *img, const char *dir, const char *t
 	buf_init(&staging);
 	if (buf_addf(&staging, "%s.stowage-%ld.tmp", dir, (long)getpid()) < 0)
 		return -1;
+	if (atomic_dir_create(staging.data) < 0) {
+		buf_release(&staging);
+		return -1;
+	}
 	ret = write_layout(img, staging.data, tag, opts, stats);
-	if (ret == 0 && rename(staging.data, dir) < 0)
-		ret = stw_error_errno("cannot rename '%s' to '%s'", staging.data, dir);
-	if (ret < 0)
-		remove_tree(staging.data);
+	if (ret == 0 && rename(staging.data, dir) == 0) {
+		atomic_dir_keep(staging.data);
+	} else {
+		/* another writer made the layout meanwhile: add to it (its
+		 * index.json is updated under the lock) */
+		if (ret == 0 && (errno == EEXIST || errno == ENOTEMPTY))
+			ret = write_layout(img, dir, tag, opts, stats);
+		else if (ret == 0)
+			ret = stw_error_errno("cannot rename '%s' to '%s'", staging.data, dir);
+		atomic_dir_remove(staging.data);
+	}
 	buf_release(&staging);
 	return ret;
 }

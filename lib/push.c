@@ -157,6 +157,15 @@ static int finish_upload(struct push *p, void *h, const char *location, const ch
 	req.url = url.data;
 	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0)
 		goto out;
+	if (resp.status == 404) {
+		/* an earlier attempt whose answer was lost may have finished
+		 * the session: the blob, by its digest, is then there */
+		int exists = 0;
+		if (blob_exists(p, h, digest, &exists) == 0 && exists) {
+			ret = 0;
+			goto out;
+		}
+	}
 	if (resp.status != 201) {
 		char why[300];
 		registry_error_text(why, sizeof(why), &resp);

@@ -384,6 +384,40 @@ static void free_secret(char *s)
 	free(s);
 }
 
+/* scheme://host:port of url (default port made explicit), or NULL. */
+static char *url_origin(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+	struct buf b;
+
+	buf_init(&b);
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+	    buf_addf(&b, "%s://%s:%s", scheme, host, port) == 0)
+		out = buf_detach(&b, NULL);
+	buf_release(&b);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* Credentials go only to the registry itself: an upload Location (or any
+ * URL the registry hands out) naming another origin gets none, as with
+ * Docker, which answers only the host that challenged it. */
+static int same_origin(const char *base, const char *url)
+{
+	char *a = url_origin(base), *b = url_origin(url);
+	int same = a && b && !strcmp(a, b);
+	free(a);
+	free(b);
+	return same;
+}
+
 int registry_request(struct registry *r, void *h, const char *scope, const struct http_request *req,
 		     struct http_response *resp)
 {
@@ -394,7 +428,7 @@ int registry_request(struct registry *r, void *h, const char *scope, const struc
 		char *auth = NULL;
 		int rc;
 
-		if (authorization(&auth, r, h, scope, 0) < 0)
+		if (same_origin(r->base, req->url) && authorization(&auth, r, h, scope, 0) < 0)
 			return -1;
 		attempt_req.authorization = auth;
 		rc = http_perform(h, &r->tls, &attempt_req, resp);

@@ -18,6 +18,7 @@ PACKAGES=(
   qemu-user-static jq apache2-utils python3 openssl file zstd curl
   python3-jwt python3-cryptography
   python3-yaml sqlite3
+  clang libclang-rt-14-dev valgrind   # fuzz targets (libFuzzer), memcheck subset
 )
 
 # Another apt run (e.g. a provisioning job) may hold the dpkg lock: wait for

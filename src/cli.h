@@ -26,6 +26,10 @@ void strlist_release(struct strlist *l);
 
 /* Writes data to path (or stdout for "-" / NULL) atomically. */
 int cli_write_output(const char *path, const char *data, size_t len);
+/* On SIGINT/SIGTERM/SIGHUP: remove the temporaries of writes in progress, exit 128 + signal. */
+void cli_cleanup_on_signals(void);
+/* jansson's freed memory zeroed (it holds copies of secrets it parsed). */
+void cli_zero_json_memory(void);
 
 /* $XDG_CACHE_HOME/stowage, else ~/.cache/stowage; NULL where there is no
  * home (a Nix builder's /homeless-shelter): no cache then. */

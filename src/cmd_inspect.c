@@ -22,7 +22,13 @@ static const char help[] =
 	"Shows a registry's manifest (or index) and the image config.\n"
 	"\n" REGISTRY_OPTIONS_HELP;
 
-static void print_config(const struct stw_image *img)
+/* A JSON string's text, or "-" where a (remote) config lacks it: never NULL into printf. */
+static const char *text_of(json_t *j)
+{
+	return json_is_string(j) ? json_string_value(j) : "-";
+}
+
+static int print_config(const struct stw_image *img)
 {
 	json_t *cfg = json_loads(img->config_json, 0, NULL);
 	json_t *c = json_object_get(cfg, "config");
@@ -30,9 +36,14 @@ static void print_config(const struct stw_image *img)
 	char *entry = json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
 	char *cmd = json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
 
-	printf("platform:   %s/%s%s%s\n", json_string_value(json_object_get(cfg, "os")),
-	       json_string_value(json_object_get(cfg, "architecture")), variant ? "/" : "", variant ? variant : "");
-	printf("created:    %s\n", json_string_value(json_object_get(cfg, "created")));
+	if (!cfg) { /* the image JSON's config was read once already: only memory can fail here */
+		free(entry);
+		free(cmd);
+		return cli_fail("out of memory");
+	}
+	printf("platform:   %s/%s%s%s\n", text_of(json_object_get(cfg, "os")),
+	       text_of(json_object_get(cfg, "architecture")), variant ? "/" : "", variant ? variant : "");
+	printf("created:    %s\n", text_of(json_object_get(cfg, "created")));
 	if (entry)
 		printf("entrypoint: %s\n", entry);
 	if (cmd)
@@ -41,6 +52,7 @@ static void print_config(const struct stw_image *img)
 	free(entry);
 	free(cmd);
 	json_decref(cfg);
+	return 0;
 }
 
 static int print_human(const struct stw_image *img)
@@ -52,7 +64,8 @@ static int print_human(const struct stw_image *img)
 	if (img->name)
 		printf("image:      %s:%s\n", img->name, img->tag ? img->tag : "latest");
 	if (img->has_config) {
-		print_config(img);
+		if (print_config(img))
+			return 1;
 		if (stw_image_manifest(&manifest, img) == 0)
 			free(manifest);
 	}
@@ -136,13 +149,13 @@ static int inspect_remote(const char *ref, struct registry_args *args)
 	free(text);
 	cfg = json_object_get(root, "config");
 	printf("reference:  %s\n", ref);
-	printf("digest:     %s\n", json_string_value(json_object_get(root, "manifest_digest")));
-	printf("media type: %s\n", json_string_value(json_object_get(root, "media_type")));
+	printf("digest:     %s\n", text_of(json_object_get(root, "manifest_digest")));
+	printf("media type: %s\n", text_of(json_object_get(root, "media_type")));
 	if (cfg)
-		printf("platform:   %s/%s%s%s\n", json_string_value(json_object_get(cfg, "os")),
-		       json_string_value(json_object_get(cfg, "architecture")),
+		printf("platform:   %s/%s%s%s\n", text_of(json_object_get(cfg, "os")),
+		       text_of(json_object_get(cfg, "architecture")),
 		       json_object_get(cfg, "variant") ? "/" : "",
-		       json_object_get(cfg, "variant") ? json_string_value(json_object_get(cfg, "variant")) : "");
+		       json_object_get(cfg, "variant") ? text_of(json_object_get(cfg, "variant")) : "");
 	if (json_object_get(json_object_get(root, "manifest"), "config")) {
 		json_t *c = json_object_get(cfg, "config");
 		char *entry = json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);

@@ -44,6 +44,8 @@ int main(int argc, char **argv)
 		printf("stowage %s\n", STOWAGE_VERSION);
 		return 0;
 	}
+	cli_cleanup_on_signals();
+	cli_zero_json_memory();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);

@@ -30,6 +30,13 @@ struct stw_copy_stats {
 int stw_copy(const struct stw_image *img, const char *dest, const struct stw_copy_options *opts,
 	     struct stw_copy_stats *stats);
 
+/* Removes every temporary file and staging directory that writes in
+ * progress (copies, caches) hold, and makes any later one fail: for a
+ * process about to exit on SIGINT/SIGTERM, so that it leaves nothing
+ * half-written behind. Call it from a normal thread (not a signal
+ * handler), then exit without returning to the library. */
+void stw_remove_temporaries(void);
+
 /* The OCI manifest of an image, exactly as pushed or written (caller frees). */
 int stw_image_manifest(char **out, const struct stw_image *img);
 /* "sha256:<hex>" of a manifest's bytes. */

@@ -117,4 +117,63 @@ expect_success "changed content: that layout is untouched" kept_unchanged
 rm "$D/changing/f"
 expect_error "removed file: copy fails naming its tree" "$D/changing" "$STOWAGE" copy changing.img oci:fresh:1
 
+# --- a hand-edited image JSON: escapes from the root, malformed fields ---
+mkdir -p "$D/esc/bin" && echo x >"$D/esc/bin/x"
+expect_success "escape: build a copy-to-root image" build --root "$D/esc" --compression none -o esc.json
+for repl in '/../../etc' '../../x' '/x/../../..'; do
+	jq --arg r "$repl" '.layers[0].paths[0].rewrite.repl = $r' esc.json >esc-edited.json
+	expect_error "rewrite to '$repl': copy refuses (no entry outside the root)" "escapes the image root" \
+		"$STOWAGE" copy esc-edited.json oci:esc-out:1
+	expect_success "rewrite to '$repl': no layout left" test ! -e esc-out
+done
+jq --arg p "$D/esc/../esc" '.layers[0].paths[0].path = $p' esc.json >esc-dotdot.json
+expect_error "a store path with '..' in the image JSON: copy refuses" "escapes the image root" "$STOWAGE" copy esc-dotdot.json oci:esc-out:1
+jq '.layers[0].paths[0].path = "relative/dir"' esc.json >esc-relative.json
+expect_error "a relative store path in the image JSON: refused when read" "not absolute" "$STOWAGE" inspect esc-relative.json
+n=0
+for edit in '.layers[0].digest = 5' '.layers[0].size = -1' '.layers[0].size = 1e400' '.version = 99' '.layers = {}' \
+	'.layers[0].paths = "x"' '.layers[0].perms = [{"regex": "(", "mode": "0755"}]' '.layers[0].perms = [{"regex": "x", "mode": "99999"}]' \
+	'.config = "not an object"' 'del(.config)' '.layers[0].compression = "lzma"' \
+	'.layers[0].paths[0].rewrite.regex = "(["'; do
+	n=$((n + 1))
+	jq "$edit" esc.json >"edit$n.json"
+	if "$STOWAGE" inspect "edit$n.json" >/dev/null 2>&1; then   # read fine: then copying it fails cleanly
+		expect_error "image JSON with $edit: copy fails with one line" "oci:edit$n" "$STOWAGE" copy "edit$n.json" "oci:edit$n"
+		continue
+	fi
+	expect_error "image JSON with $edit: one line naming the file" "edit$n.json" "$STOWAGE" inspect "edit$n.json"
+done
+printf '%.0s[' $(seq 1 5000) >deep.json
+expect_error "image JSON nested 5000 deep: one line" deep.json "$STOWAGE" inspect deep.json
+head -c 100 esc.json >cut.json
+expect_error "image JSON cut short: one line" cut.json "$STOWAGE" copy cut.json oci:cut:1
+truncate -s 300M huge.json
+expect_error "a 300 MB image JSON: refused (read at most 256 MiB)" huge.json "$STOWAGE" inspect huge.json
+rm -f huge.json
+
+# --- setuid/setgid bits: kept only when a --perm rule asks ---
+mkdir -p "$D/suid/bin" && echo x >"$D/suid/bin/su" && echo y >"$D/suid/bin/sg"
+chmod 4755 "$D/suid/bin/su" && chmod 2755 "$D/suid/bin/sg"
+expect_success "setuid: build without --perm" build --root "$D/suid" --compression none -o suid.json
+expect_success "setuid: uncompressed layer" eval 'layer_tar suid.json 0 >suid.tar'
+expect_success "setuid bit dropped by default (4755 -> 755)" is suid.tar bin/su mode 755
+expect_success "setgid bit dropped by default (2755 -> 755)" is suid.tar bin/sg mode 755
+expect_success "setuid: build with --perm '^/bin/su\$=4755'" build --root "$D/suid" --compression none --perm '^/bin/su$=4755' -o suid2.json
+expect_success "setuid: uncompressed layer (with --perm)" eval 'layer_tar suid2.json 0 >suid2.tar'
+expect_success "setuid kept when asked" is suid2.tar bin/su mode 4755
+expect_success "setgid still dropped (not asked)" is suid2.tar bin/sg mode 755
+
+# --- enormous path lists ---
+mkdir -p "$D/many" && (cd "$D/many" && seq -f 'd%06g' 1 20000 | xargs mkdir)
+jq -n --arg b "$D/many" '[range(1; 20001) | {path: ($b + "/d" + ("00000" + tostring)[-6:]), references: []}]' >many.json
+rss_of() { /usr/bin/time -f '%M' -o rss "$@" && tail -n 1 rss; }
+expect_success "a 20000-path graph: build (100 layers)" eval 'rss_of "$STOWAGE" build --arch amd64 --cache-dir "$CACHE" --graph many.json -o many.img >rss.build'
+echo "# note: 20000-path graph: build peak RSS $(cat rss.build 2>/dev/null) KiB"
+expect_success "a 20000-path graph: build peak RSS under 400 MiB" test "$(cat rss.build 2>/dev/null || echo 999999999)" -lt 409600
+expect_success "a 20000-path graph: copy to an OCI layout" "$STOWAGE" copy many.img oci:many:1
+expect_success "a 20000-path graph: umoci unpacks it, every directory there" \
+	eval 'unpack many:1 many-bundle && [ "$(find "many-bundle/rootfs$D/many" -mindepth 1 -maxdepth 1 -type d | wc -l)" = 20000 ]'
+jq -n '[range(1; 300001) | {path: ("/nix/store/" + ("0000000000000000000000000000000" + tostring)[-32:] + "-p"), references: []}]' >huge-graph.json
+expect_error "a 300000-path graph of paths that do not exist: one line" /nix/store/ build --graph huge-graph.json -o x.json
+
 done_testing

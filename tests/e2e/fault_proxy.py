@@ -37,6 +37,21 @@ URLs from Host, normally names the proxy already.)
         A body shorter than N is forwarded whole, the registry's answer is
         awaited and dropped, and both connections are reset: the answer is
         lost.
+  "answer", "status": 200 [, "headers": {"Name": "value"}, "body": "text",
+            "repeat": N, "no_length": true]
+        a made-up answer (hostile registry): read (and drop) the request body,
+        send STATUS, the headers and BODY repeated N times (default 1;
+        streamed, so it may be huge), framed by Content-Length, or with
+        no_length by the end of the connection; nothing is forwarded
+  "redirect", "to": "http://127.0.0.1:PORT" [, "status": 307]
+        answer STATUS with Location: TO + the request target (path and query)
+  "truncate_answer", "bytes": N
+        forward; relay the answer's head and only N bytes of its body, then
+        close the client connection (FIN): a short, truncated answer
+  "corrupt_answer" [, "offset": N]
+        forward; relay the answer (Content-Length framed, up to 64 MiB) with
+        the body byte at OFFSET (default: the middle) changed: the digest of
+        what arrives no longer matches
 
 Each rule counts its own matches; when several fire on one request the first
 in the file wins. --log gets one JSON object per request when it is done:
@@ -44,7 +59,9 @@ in the file wins. --log gets one JSON object per request when it is done:
    "chunked": bool, "content_range": .. (request header, or null), "body_bytes": bytes of the
    body received (and forwarded unless a status fault dropped them), "status": the answer sent
    (null: none), "range": the answer's Range header, "location": the answer's Location
-   (after rewriting), "rewrote_location": bool, "fault": null or a description, "ms": duration}
+   (after rewriting), "rewrote_location": bool, "fault": null or a description, "ms": duration,
+   "authorization": the scheme of the request's Authorization header ("Bearer", "Basic") or
+   null (never its value)}
 Standard library only; every socket has a timeout; --lifetime bounds the run.
 """
 import argparse
@@ -216,9 +233,17 @@ class Rule:
         elif self.fault == "stall":
             if not isinstance(spec.get("seconds", 0), (int, float)):
                 raise ValueError("rule %d: stall needs a number 'seconds'" % i)
-        elif self.fault == "reset_after_bytes":
+        elif self.fault in ("reset_after_bytes", "truncate_answer"):
             if not isinstance(spec.get("bytes"), int) or spec["bytes"] < 0:
-                raise ValueError("rule %d: reset_after_bytes needs 'bytes' >= 0" % i)
+                raise ValueError("rule %d: %s needs 'bytes' >= 0" % (i, self.fault))
+        elif self.fault == "answer":
+            if not isinstance(spec.get("status"), int) or not isinstance(spec.get("headers", {}), dict):
+                raise ValueError("rule %d: answer needs an integer 'status' (and 'headers' an object)" % i)
+        elif self.fault == "redirect":
+            if not str(spec.get("to", "")).startswith("http://127.0.0.1:"):
+                raise ValueError("rule %d: redirect needs 'to': http://127.0.0.1:PORT" % i)
+        elif self.fault == "corrupt_answer":
+            pass
         else:
             raise ValueError("rule %d: unknown fault %r" % (i, self.fault))
         if self.min_body is not None and (self.fault != "reset_after_bytes" or not isinstance(self.min_body, int)
@@ -240,7 +265,11 @@ class Rule:
         s = self.spec
         what = {"status": lambda: "status %d%s" % (s["status"], " retry_after %s" % s["retry_after"] if "retry_after" in s else ""),
                 "stall": lambda: "stall %ss" % s.get("seconds", 0),
-                "reset_after_bytes": lambda: "reset_after_bytes %d" % s["bytes"]}[self.fault]()
+                "reset_after_bytes": lambda: "reset_after_bytes %d" % s["bytes"],
+                "answer": lambda: "answer %d" % s["status"],
+                "redirect": lambda: "redirect to %s" % s["to"],
+                "truncate_answer": lambda: "truncate_answer %d" % s["bytes"],
+                "corrupt_answer": lambda: "corrupt_answer"}[self.fault]()
         return "rule %d (#%d match): %s" % (self.index, n, what)
 
 
@@ -276,6 +305,7 @@ class Connection:
         self.client.settimeout(IO_TIMEOUT)
         self.creader = Reader(client)
         self.up = self.ureader = None
+        self.answer_fault = None  # truncate_answer/corrupt_answer spec for the answer being relayed
 
     # --- upstream ---
     def upstream(self):
@@ -332,7 +362,8 @@ class Connection:
         entry = {"t": round(t0, 3), "conn": self.n, "method": method, "target": target,
                  "content_length": head.length(), "chunked": head.chunked(),
                  "content_range": head.get("content-range"), "body_bytes": 0, "status": None,
-                 "range": None, "location": None, "rewrote_location": False, "fault": None}
+                 "range": None, "location": None, "rewrote_location": False, "fault": None,
+                 "authorization": (head.get("authorization") or "").split(" ", 1)[0] or None}
         fault = None
         late = []  # min_body rules: decided while the body streams
         for r in self.p.rules:
@@ -349,6 +380,12 @@ class Connection:
             if fault and fault[0].fault == "status":
                 entry["fault"] = fault[0].describe(fault[1])
                 return self.answer_status(head, method, fault[0].spec, entry) and keep
+            if fault and fault[0].fault in ("answer", "redirect"):
+                entry["fault"] = fault[0].describe(fault[1])
+                return self.answer_made_up(head, method, target, fault[0].spec, entry) and keep
+            if fault and fault[0].fault in ("truncate_answer", "corrupt_answer"):
+                entry["fault"] = fault[0].describe(fault[1])
+                self.answer_fault = fault[0].spec
             if fault and fault[0].fault == "stall":
                 entry["fault"] = fault[0].describe(fault[1])
                 time.sleep(float(fault[0].spec.get("seconds", 0)))
@@ -404,6 +441,34 @@ class Connection:
         entry["status"] = status
         return True
 
+    def answer_made_up(self, head, method, target, spec, entry):
+        for piece in self.body_pieces(head):
+            entry["body_bytes"] += len(piece)
+        status = spec.get("status", 307)
+        headers = dict(spec.get("headers", {}))
+        body = spec.get("body", "").encode()
+        repeat = int(spec.get("repeat", 1))
+        if spec["fault"] == "redirect":
+            headers["Location"] = spec["to"] + target
+            body, repeat = b"", 1
+        lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Made Up"))]
+        lines += ["%s: %s" % kv for kv in headers.items()]
+        if not spec.get("no_length"):
+            lines.append("Content-Length: %d" % (len(body) * repeat))
+        else:
+            lines.append("Connection: close")
+        self.client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        entry["status"] = status
+        entry["location"] = headers.get("Location")
+        if method != "HEAD":
+            try:
+                for _ in range(repeat):
+                    self.client.sendall(body)
+            except OSError:  # the client gave up reading (a size cap): fine
+                entry["fault"] += " (client closed early)"
+                return False
+        return not spec.get("no_length")
+
     def forward(self, head, method, entry, budget, late):
         """Forwards one request and its answer; with a byte budget, resets instead."""
         self.upstream()
@@ -450,6 +515,7 @@ class Connection:
 
     # --- answers ---
     def relay_answer(self, method, entry):
+        fault, self.answer_fault = self.answer_fault, None
         while True:
             answer = read_head(self.ureader)
             status = int(answer.first.split(" ")[1])
@@ -468,6 +534,23 @@ class Connection:
                     entry["rewrote_location"] = True
                     break
             entry["location"] = loc
+        if fault and fault["fault"] == "corrupt_answer" and answer.length() and answer.length() <= 64 << 20:
+            body = bytearray(self.ureader.exactly(answer.length()))
+            at = min(int(fault.get("offset", len(body) // 2)), len(body) - 1)
+            body[at] ^= 0x01
+            self.client.sendall(answer.encode() + bytes(body))
+            return not answer.wants_close()
+        if fault and fault["fault"] == "truncate_answer":
+            self.client.sendall(answer.encode())
+            left = fault["bytes"]
+            while left > 0 and method != "HEAD":
+                piece = self.ureader.some(min(left, PIECE))
+                left -= len(piece)
+                self.client.sendall(piece)
+            self.close_upstream()
+            self.client.shutdown(socket.SHUT_WR)
+            time.sleep(0.2)
+            return False
         self.client.sendall(answer.encode())
         keep = not answer.wants_close()
         if method == "HEAD" or status in (204, 304):

@@ -16,7 +16,8 @@
 #   token   HTTP + `auth: token`: the realm is tests/e2e/token_issuer.py on
 #           another port of 127.0.0.1, which signs RS256 JWTs with a key whose
 #           self-signed certificate is the registry's `rootcertbundle` (the
-#           JWT header carries it as `x5c`).
+#           JWT header carries it as `x5c`); their lifetime is
+#           $TOKEN_EXPIRES_IN seconds (default 300).
 #
 # The user for basic and token is REGISTRY_USER=alice, REGISTRY_PASS=s3cret-pw.
 # It sets (and exports, lib.sh has `set -a`), for the registry started last:
@@ -161,6 +162,7 @@ _registry_token_issuer() {
 		--port-file "$d/token-port" --key "$d/token-signer.key" --cert "$d/token-signer.crt" \
 		--issuer stowage-e2e-issuer --service stowage-e2e-registry \
 		--user "$REGISTRY_USER" --password-file "$d/token-password" --log "$d/token.log" \
+		--expires-in "${TOKEN_EXPIRES_IN:-300}" \
 		>"$d/token-issuer.out" 2>&1 </dev/null &
 	echo $! >"$d/token-pid"
 	at_exit "_registry_kill $d/token-pid"
