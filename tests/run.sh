@@ -72,6 +72,19 @@ for variant in build/stowage build/san/stowage; do
 	done
 done
 
+# A fuzz run made before this one (.ci/run sets FUZZ_LOG): its "ok -" /
+# "not ok -" lines count; a log without its summary line is one failure.
+if [ -n "${FUZZ_LOG:-}" ]; then
+	if grep -q '^fuzz: .* executions in all' "$FUZZ_LOG" 2>/dev/null; then
+		ok=$(grep -c '^ok - fuzz_' "$FUZZ_LOG") bad=$(grep -c '^not ok - fuzz_' "$FUZZ_LOG")
+		grep '^not ok - fuzz_' "$FUZZ_LOG"
+		passed=$((passed + ok)) failed=$((failed + bad))
+		printf '%-44s %4d passed, %d failed\n' "fuzz run ($FUZZ_LOG)" "$ok" "$bad"
+	else
+		problem "the fuzz run in $FUZZ_LOG did not finish (make fuzz failed to build or run)"
+	fi
+fi
+
 echo "time: $((SECONDS - started))s; logs in $LOGS/"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
