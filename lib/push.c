@@ -182,21 +182,20 @@ struct producer {
 	char error[1024];
 };
 
+/* Gathers the synthesised stream into big sends: tar headers and padding
+ * come in 512-byte pieces, and one send each would reach curl as as many
+ * tiny reads and HTTP chunks. */
+#define SOCKET_SINK_BUFFER (256 * 1024)
+
 struct socket_sink {
 	struct sink base;
 	struct producer *producer;
+	char *buffer;
+	size_t used;
 };
 
-static int socket_write(struct sink *s, const void *data, size_t len)
+static int send_all(struct producer *pr, const char *p, size_t len)
 {
-	struct producer *pr = ((struct socket_sink *)s)->producer;
-	const char *p = data;
-	if (pr->skip) {
-		size_t drop = pr->skip < len ? (size_t)pr->skip : len;
-		pr->skip -= drop;
-		p += drop;
-		len -= drop;
-	}
 	while (len) {
 		/* MSG_NOSIGNAL: a reader that gave up must not kill the process */
 		ssize_t n = send(pr->fd, p, len, MSG_NOSIGNAL);
@@ -212,18 +211,45 @@ static int socket_write(struct sink *s, const void *data, size_t len)
 	return 0;
 }
 
-static int socket_finish(struct sink *s)
+static int socket_flush(struct socket_sink *s)
 {
-	(void)s;
+	int ret = send_all(s->producer, s->buffer, s->used);
+	s->used = 0;
+	return ret;
+}
+
+static int socket_write(struct sink *base, const void *data, size_t len)
+{
+	struct socket_sink *s = (struct socket_sink *)base;
+	struct producer *pr = s->producer;
+	const char *p = data;
+	if (pr->skip) {
+		size_t drop = pr->skip < len ? (size_t)pr->skip : len;
+		pr->skip -= drop;
+		p += drop;
+		len -= drop;
+	}
+	if (s->used + len > SOCKET_SINK_BUFFER && socket_flush(s) < 0)
+		return -1;
+	if (len >= SOCKET_SINK_BUFFER)
+		return send_all(pr, p, len);
+	memcpy(s->buffer + s->used, p, len);
+	s->used += len;
 	return 0;
+}
+
+static int socket_finish(struct sink *base)
+{
+	return socket_flush((struct socket_sink *)base);
 }
 
 static void *produce(void *arg)
 {
 	struct producer *pr = arg;
-	struct socket_sink out = { { socket_write, socket_finish, NULL }, pr };
+	struct socket_sink out = { { socket_write, socket_finish, NULL }, pr, malloc(SOCKET_SINK_BUFFER), 0 };
 
-	pr->result = layer_compute(pr->layer, &out.base, &pr->digests);
+	pr->result = out.buffer ? layer_compute(pr->layer, &out.base, &pr->digests) : stw_error("out of memory");
+	free(out.buffer);
 	if (pr->result < 0)
 		snprintf(pr->error, sizeof(pr->error), "%s", stw_error_last());
 	shutdown(pr->fd, SHUT_WR); /* end of body for the reader */
