@@ -285,7 +285,7 @@ table() {
   row "**stowage warm, none**" "**$(fmt warm_none)**" "$(spread warm_none)" "$(oth warm_none)" "" "**warm/cold $(pct warm_none cold_none)%** (target <= 2%); peak RSS $(rss warm_none) MiB"
   row "stowage warm, gzip" "$(fmt warm_gzip)" "$(spread warm_gzip)" "$(oth warm_gzip)" "" "warm/cold $(pct warm_gzip cold_gzip)%"
   row "stowage warm, gzip, --graph FILE" "$(fmt warm_gzip_graph)" "$(spread warm_gzip_graph)" "$(oth warm_gzip_graph)" "" "no nix call; warm/cold(none) $(pct warm_gzip_graph cold_none)%, warm/cold(gzip) $(pct warm_gzip_graph cold_gzip)%"
-  row "nix path-info --json -r (inside warm builds)" "$(fmt nix_path_info)" "$(spread nix_path_info)" "$(oth nix_path_info)" "" "$(pct nix_path_info warm_none)% of warm none"
+  row "nix path-info --json -r (the closure)" "$(fmt nix_path_info)" "$(spread nix_path_info)" "$(oth nix_path_info)" "" "what a warm build no longer runs (closure cache): $(pct nix_path_info warm_none)% of warm none"
 }
 
 table >"$tmp/table.md"
