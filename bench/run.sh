@@ -433,7 +433,8 @@ targets >"$tmp/targets.md"
   cat "$tmp/targets.md"
   echo
   echo "Each ratio compares two measurements of one run; the load average and the CPU that other"
-  echo "processes took are in each results file."
+  echo "processes took are in each results file. What each change of issue 6 moved, old and new"
+  echo "binary side by side in one run: \`bench/BEFORE-AFTER.md\` (\`bash bench/before-after.sh OLD_COMMIT\`)."
   echo
   awk 'f { print } /^## Machine and tools/ { f = 1; print }' "$results"
 } >"$tmp/results.md"
