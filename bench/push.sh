@@ -545,8 +545,10 @@ notes() {
   \`stowage copy\` to the layout had made (that export took ${export_s[gzip]} s; export + skopeo
   push = $with_export s, $(calc "%.2f" "$with_export / $(median cold_stowage_gzip)") x stowage's push). With $ncpu cores, the
   deflate work bounds a gzip push from the store; the 1.5x target is out of reach for gzip
-  unless compressed layers are kept somewhere after the build, or compression gets cheaper
-  (\`--compression zstd\`, see bench/RESULTS.md) - a design question for the later issue.
+  unless compressed layers are kept somewhere after the build (the design keeps none), or
+  compression gets cheaper: zlib level 4 now (was 6) halves the deflate work on real binaries,
+  but the bench closure's binaries are random bytes, where every level costs about the same;
+  \`--compression zstd\` is several times cheaper (bench/RESULTS.md, "Compression").
 - **none, skopeo/stowage $r_none ($(verdict "$r_none"))**: the same bytes go over the wire.
   stowage uses $(cli cold_stowage_none) s of CPU per push, skopeo $(cli cold_skopeo_none) s. The registry
   needs about $(per_gb cold_stowage_none none) CPU-s per GB it receives (hashing and writing the blobs:
