@@ -296,7 +296,7 @@ crow() {
   local k=$1
   [ -f "$tmp/comp_$k.json" ] || return 0
   row "\`${comp_cmd[$k]}\`" "$(fmt "comp_$k")" "$(spread "comp_$k")" "$(oth "comp_$k")" "$(ctp "$k")" \
-    "$(calc "%.1f" "100 * ${comp_size[$k]} / $real_bytes")% of the tar; $(calc "%.2f" "$(median "comp_$k") / $(median comp_gzip6)") x the time, $(calc "%.3f" "${comp_size[$k]} / ${comp_size[gzip6]}") x the bytes of gzip -6$2"
+    "$(calc "%.1f" "100 * ${comp_size[$k]} / $real_bytes")% of the tar; $(calc "%.2f" "$(median "comp_$k") / $(median comp_gzip6)") x the time, $(calc "%.3f" "${comp_size[$k]} / ${comp_size[gzip6]}") x the bytes of gzip -6${2:-}"
 }
 comp_table() {
   row "compressor (one core)" "median s" "min-max s" "others' CPU" "MiB/s in" "notes"
