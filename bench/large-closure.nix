@@ -22,8 +22,14 @@
 #
 # scale: percent of the default byte sizes and of the many-file counts (the
 # number of store paths stays 307).
-{ scale ? "100" }:
+#
+# touch: the index (in specs, 0-based) of one path whose first file (bytewise
+# order) gets a line appended: a small change to one store path, which gives
+# it and the paths that refer to it new store paths, as an update does in Nix
+# (bench/change.sh). Every other path keeps its store path.
+{ scale ? "100", touch ? "-1" }:
 assert builtins.match "[1-9][0-9]*" scale != null;
+assert builtins.match "-1|[0-9]+" touch != null;
 let
   inherit (builtins) genList elemAt length concatMap filter listToAttrs foldl' elem;
   mod = a: b: a - (a / b) * b;
@@ -79,13 +85,15 @@ let
   top = { kind = "top"; i = 0; name = "bench-large-closure-s${scale}"; deps = genList (r: firstRoot + r) nRoot; };
   specs = inner ++ roots ++ [ top ];
 
+  touchScript = "\nf=$(find \"$out\" -type f | LC_ALL=C sort | head -n 1) && echo '# touched' >>\"$f\"\n";
+
   drvs = genList (n:
     let s = elemAt specs n; in
     derivation {
       inherit (s) name kind;
       system = builtins.currentSystem;
       builder = "/bin/sh";
-      args = [ "-c" (builtins.readFile ./large-closure.sh) ];
+      args = [ "-c" (builtins.readFile ./large-closure.sh + (if toString n == touch then touchScript else "")) ];
       PATH = "/usr/bin:/bin";
       idx = toString s.i;
       inherit scale;

@@ -1,7 +1,7 @@
 /*
  * Layer compression with pinned parameters, so a compressed blob's digest
  * is a pure function of the tar stream (for a given zlib/zstd release):
- *   gzip: zlib deflate level 6, windowBits 15, memLevel 8, default
+ *   gzip: zlib deflate level 4, windowBits 15, memLevel 8, default
  *         strategy; header with mtime 0, no name, xfl 0, OS 255 (unknown)
  *         as Go's compress/gzip writes it, so the host OS never shows.
  *   zstd: level 3, single-threaded, no checksum, no dictionary, content

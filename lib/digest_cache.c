@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 /* Bump when the tar format or the key changes: old entries then miss. */
-#define CACHE_FORMAT "stowage-digest-cache 1 tar 1"
+#define CACHE_FORMAT "stowage-digest-cache 1 tar 1 gzip 4"
 
 static int is_store_path(const char *path, const char *store_dir)
 {

@@ -200,6 +200,8 @@ static void set_method(CURL *h, const struct http_request *req, struct exchange 
 			curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
 		else if (req->reader_length > 0)
 			curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->reader_length);
+		if (req->reader) /* a streamed layer: fewer, bigger reads and sends */
+			curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	} else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH")) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);

@@ -62,7 +62,7 @@ struct size_rank {
 	size_t node;
 	size_t rank; /* position in popularity order */
 	uint64_t size;
-	int root;
+	int root; /* a closure root or an aggregator: alone before any size */
 };
 
 static int compare_standalone(const void *pa, const void *pb)
@@ -136,24 +136,29 @@ static int plan_size(struct layer_plan *p, const struct stw_graph *g, const unsi
 	struct size_rank *by_size = malloc((n ? n : 1) * sizeof(*by_size));
 	unsigned char *alone = calloc(nodes ? nodes : 1, 1);
 	unsigned char *referenced = calloc(nodes ? nodes : 1, 1);
+	size_t *refs = calloc(nodes ? nodes : 1, sizeof(size_t));
 	uint64_t *size = calloc(nodes ? nodes : 1, sizeof(uint64_t));
 	size_t *members = malloc((n ? n : 1) * sizeof(size_t));
 	size_t standalone = 0, groups = 0, layer = 0;
 	uint64_t cap = 0, total = 0;
 	int ret = -1;
 
-	if (!by_size || !alone || !referenced || !size || !members) {
+	if (!by_size || !alone || !referenced || !refs || !size || !members) {
 		stw_error("out of memory");
 		goto out;
 	}
 	for (size_t v = 0; v < nodes; v++)
-		for (size_t k = 0; (!include || include[v]) && k < stw_graph_reference_count(g, v); k++)
-			referenced[stw_graph_reference(g, v, k)] = 1;
+		for (size_t k = 0; (!include || include[v]) && k < stw_graph_reference_count(g, v); k++) {
+			size_t w = stw_graph_reference(g, v, k);
+			referenced[w] = 1;
+			refs[v] += w != v && (!include || include[w]);
+		}
 	for (size_t i = 0; i < n; i++) {
 		size_t v = order[i];
+		int aggregator = refs[v] >= LAYER_AGGREGATOR_REFS && stw_graph_nar_size(g, v) < LAYER_AGGREGATOR_SIZE;
 		size[v] = stw_graph_nar_size(g, v);
 		total += size[v];
-		by_size[i] = (struct size_rank){ v, i, size[v], !referenced[v] };
+		by_size[i] = (struct size_rank){ v, i, size[v], !referenced[v] || aggregator };
 	}
 	qsort(by_size, n, sizeof(*by_size), compare_standalone);
 	/* From the most standalone layers down: the remaining paths are packed
@@ -212,6 +217,7 @@ out:
 	free(by_size);
 	free(alone);
 	free(referenced);
+	free(refs);
 	free(size);
 	free(members);
 	return ret;

@@ -8,13 +8,16 @@
  *   score high), ties broken by name with the hash moved to the end; the
  *   first max-1 paths get a layer each and the rest share the last one,
  *   exactly as dockerTools and nix2container do.
- * size (default): closure roots first, then paths by size, get layers of
- *   their own; the remaining small paths are packed, in popularity order,
+ * size (default): closure roots and aggregators (small paths that refer to
+ *   many others: buildEnv trees, wrappers) first, then paths by size, get
+ *   layers of their own; the remaining small paths are packed, in popularity order,
  *   into as many groups as the budget leaves, each as small as that allows
  *   and no larger than the smallest layer chosen for its size. So there is
  *   no catch-all layer (unless --max-layers leaves room for only one): a
  *   change to one path re-uploads that path's own layer or a group no
- *   larger than any path that got a layer for its size.
+ *   larger than any path that got a layer for its size. An aggregator
+ *   changes whenever one of its many references does: alone, that costs
+ *   its own few bytes, not a group's.
  */
 #ifndef STW_LIB_LAYERING_H
 #define STW_LIB_LAYERING_H
@@ -35,6 +38,11 @@ int popularity_order(size_t *order, const struct stw_graph *g);
  * Popularity is scored on the whole graph, as nixpkgs scores the whole
  * closure; "closure roots" for the size strategy are the included paths
  * no other included path references (the application, typically). */
+/* A path that refers to at least this many included paths and is smaller
+ * than LAYER_AGGREGATOR_SIZE is an aggregator. */
+#define LAYER_AGGREGATOR_REFS 16
+#define LAYER_AGGREGATOR_SIZE (1024 * 1024)
+
 int layer_plan_make(struct layer_plan *p, const struct stw_graph *g, const unsigned char *include,
 		    enum stw_strategy strategy, size_t max_layers);
 

@@ -191,21 +191,20 @@ struct producer {
 	char error[1024];
 };
 
+/* Gathers the synthesised stream into big sends: tar headers and padding
+ * come in 512-byte pieces, and one send each would reach curl as as many
+ * tiny reads and HTTP chunks. */
+#define SOCKET_SINK_BUFFER (256 * 1024)
+
 struct socket_sink {
 	struct sink base;
 	struct producer *producer;
+	char *buffer;
+	size_t used;
 };
 
-static int socket_write(struct sink *s, const void *data, size_t len)
+static int send_all(struct producer *pr, const char *p, size_t len)
 {
-	struct producer *pr = ((struct socket_sink *)s)->producer;
-	const char *p = data;
-	if (pr->skip) {
-		size_t drop = pr->skip < len ? (size_t)pr->skip : len;
-		pr->skip -= drop;
-		p += drop;
-		len -= drop;
-	}
 	while (len) {
 		/* MSG_NOSIGNAL: a reader that gave up must not kill the process */
 		ssize_t n = send(pr->fd, p, len, MSG_NOSIGNAL);
@@ -221,18 +220,45 @@ static int socket_write(struct sink *s, const void *data, size_t len)
 	return 0;
 }
 
-static int socket_finish(struct sink *s)
+static int socket_flush(struct socket_sink *s)
 {
-	(void)s;
+	int ret = send_all(s->producer, s->buffer, s->used);
+	s->used = 0;
+	return ret;
+}
+
+static int socket_write(struct sink *base, const void *data, size_t len)
+{
+	struct socket_sink *s = (struct socket_sink *)base;
+	struct producer *pr = s->producer;
+	const char *p = data;
+	if (pr->skip) {
+		size_t drop = pr->skip < len ? (size_t)pr->skip : len;
+		pr->skip -= drop;
+		p += drop;
+		len -= drop;
+	}
+	if (s->used + len > SOCKET_SINK_BUFFER && socket_flush(s) < 0)
+		return -1;
+	if (len >= SOCKET_SINK_BUFFER)
+		return send_all(pr, p, len);
+	memcpy(s->buffer + s->used, p, len);
+	s->used += len;
 	return 0;
+}
+
+static int socket_finish(struct sink *base)
+{
+	return socket_flush((struct socket_sink *)base);
 }
 
 static void *produce(void *arg)
 {
 	struct producer *pr = arg;
-	struct socket_sink out = { { socket_write, socket_finish, NULL }, pr };
+	struct socket_sink out = { { socket_write, socket_finish, NULL }, pr, malloc(SOCKET_SINK_BUFFER), 0 };
 
-	pr->result = layer_compute(pr->layer, &out.base, &pr->digests);
+	pr->result = out.buffer ? layer_compute(pr->layer, &out.base, &pr->digests) : stw_error("out of memory");
+	free(out.buffer);
 	if (pr->result < 0)
 		snprintf(pr->error, sizeof(pr->error), "%s", stw_error_last());
 	shutdown(pr->fd, SHUT_WR); /* end of body for the reader */
@@ -501,6 +527,52 @@ static int put_manifest(struct push *p, const char *reference, const char *bytes
 	return ret;
 }
 
+/* A re-push of an unchanged image: when `reference` already names a
+ * manifest with our digest, the registry accepted that manifest, so it
+ * holds every blob it lists and the tag is where it should be. One HEAD
+ * then replaces one per blob and the manifest PUT. Any other answer
+ * (404, an error) just means the blobs are checked one by one. */
+static int manifest_already_there(struct push *p, const char *reference, const char *media_type,
+				  const char *digest)
+{
+	struct http_request req = { .method = "HEAD", .accept = media_type, .timeout_s = 60 };
+	struct http_response resp;
+	struct buf suffix;
+	char *url = NULL;
+	void *h = registry_handle_take(p->reg);
+	int there = 0;
+
+	http_response_init(&resp);
+	buf_init(&suffix);
+	if (h && buf_addf(&suffix, "manifests/%s", reference) == 0 &&
+	    registry_url(&url, p->reg, p->ref.repo, suffix.data) == 0) {
+		req.url = url;
+		there = registry_request(p->reg, h, p->scope, &req, &resp) == 0 && resp.status == 200 &&
+			resp.content_digest && !strcmp(resp.content_digest, digest);
+	}
+	stw_error("%s", ""); /* a failed check is no error of the push */
+	free(url);
+	buf_release(&suffix);
+	http_response_release(&resp);
+	registry_handle_give(p->reg, h);
+	return there;
+}
+
+static void all_skipped(struct push *p)
+{
+	const struct stw_image *img = p->img;
+	for (size_t i = 0; i <= img->layer_count; i++) {
+		struct stw_push_blob *b = i == img->layer_count ? &p->result->config : &p->result->layers[i];
+		const char *digest = i == img->layer_count ? img->config_digest : img->layers[i].digest;
+		memcpy(b->digest, digest, sizeof(b->digest));
+		b->size = i == img->layer_count ? strlen(img->config_json) : img->layers[i].size;
+		b->action = STW_BLOB_SKIPPED;
+		if (i == img->layer_count || first_with_digest(img, i))
+			atomic_fetch_add(&p->skipped, b->size);
+		report(p, STW_PROGRESS_DONE, i, digest, b->size, 0, STW_BLOB_SKIPPED);
+	}
+}
+
 void stw_push_result_release(struct stw_push_result *r)
 {
 	free(r->layers);
@@ -512,6 +584,7 @@ static int push_image(struct stw_push_result *out, const struct stw_image *img, 
 		      const struct stw_registry_options *opts)
 {
 	struct push p = { .img = img, .opts = opts, .result = out };
+	const char *media_type = opts->docker_format ? DOCKER_MANIFEST_TYPE : OCI_MANIFEST_TYPE;
 	char *manifest = NULL;
 	const char *tag;
 	int ret = -1;
@@ -550,12 +623,16 @@ static int push_image(struct stw_push_result *out, const struct stw_image *img, 
 	if (registry_connect(&p.reg, p.ref.host, opts) < 0 ||
 	    registry_scope(&p.scope, p.ref.repo, "push,pull", NULL) < 0)
 		goto out;
+	if (manifest_already_there(&p, tag, media_type, out->manifest_digest)) {
+		all_skipped(&p);
+		goto done;
+	}
 	/* every blob first, the manifest only once they are all in place */
 	if (pool_run(img->layer_count + 1, opts->jobs > 0 ? opts->jobs : 4, push_blob, &p) < 0)
 		goto out;
-	if (put_manifest(&p, tag, manifest, opts->docker_format ? DOCKER_MANIFEST_TYPE : OCI_MANIFEST_TYPE,
-			 out->manifest_digest) < 0)
+	if (put_manifest(&p, tag, manifest, media_type, out->manifest_digest) < 0)
 		goto out;
+done:
 	out->bytes_uploaded = atomic_load(&p.uploaded);
 	out->bytes_skipped = atomic_load(&p.skipped);
 	out->bytes_mounted = atomic_load(&p.mounted);

@@ -469,7 +469,7 @@ int registry_request(struct registry *r, void *h, const char *scope, const struc
 
 /* ---- opening ---- */
 
-static int ping(struct registry *r, void *h, struct http_response *resp)
+static int ping(struct registry *r, void *h, struct http_response *resp, int attempts)
 {
 	struct http_request req = { .method = "GET", .timeout_s = 60 };
 	char *url = NULL;
@@ -483,7 +483,7 @@ static int ping(struct registry *r, void *h, struct http_response *resp)
 		rc = http_perform(h, &r->tls, &req, resp);
 		if (rc == 0 && resp->status < 500)
 			break;
-		if (attempt == 3 || (rc < 0 && !http_transport_retryable(resp)))
+		if (attempt >= attempts || (rc < 0 && !http_transport_retryable(resp)))
 			break;
 		registry_backoff(attempt, resp->retry_after);
 	}
@@ -526,9 +526,24 @@ int registry_open(struct registry **out, const char *host, struct registry_crede
 	r->tls.verify = tls_verify;
 	r->tls.ca_pem = ca_pem;
 	r->tls.ca_pem_len = ca_pem_len;
-	if (!r->host || set_base(r, "https") < 0 || !(h = registry_handle_take(r)))
+	if (!r->host || !(h = registry_handle_take(r)))
 		goto out;
-	rc = ping(r, h, &resp);
+	/* on loopback, plain HTTP first: a TLS attempt there costs loading
+	 * the system CAs, a third of a no-op push's CPU; a TLS registry
+	 * answers the plain request with an error and gets TLS below */
+	rc = -1;
+	if (registry_host_is_loopback(host)) {
+		if (set_base(r, "http") < 0)
+			goto out;
+		rc = ping(r, h, &resp, 1); /* a probe: no retries */
+		if (rc == 0 && resp.status != 200 && resp.status != 401)
+			rc = -1;
+	}
+	if (rc < 0) {
+		if (set_base(r, "https") < 0)
+			goto out;
+		rc = ping(r, h, &resp, 3);
+	}
 	/* plain HTTP: only when asked, or on loopback where a registry
 	 * without TLS is the convention; a certificate that fails
 	 * verification is never silently downgraded */
@@ -536,7 +551,7 @@ int registry_open(struct registry **out, const char *host, struct registry_crede
 	    (!tls_verify || registry_host_is_loopback(host))) {
 		if (set_base(r, "http") < 0)
 			goto out;
-		rc = ping(r, h, &resp);
+		rc = ping(r, h, &resp, 3);
 	}
 	if (rc < 0) {
 		if (http_transport_tls_error(&resp))

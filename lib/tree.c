@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +232,8 @@ static int walk_dir(struct walk *w, struct buf *path)
 			ret = -1;
 			break;
 		}
-		if (lstat(path->data, &st) < 0)
+		/* relative to the open directory: no walk of the whole path */
+		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			ret = stw_error_errno("cannot stat '%s'", path->data);
 		else
 			ret = add_entry(w, path, &st);

@@ -283,7 +283,7 @@ static int read_graphs(struct stw_graph *closure, const struct strlist *files)
 /* Store paths on the command line (and --root trees, when no --graph
  * describes them) get their closure from Nix. */
 static int collect_closure(struct stw_graph *closure, const struct build_cli *c, const struct strlist *paths,
-			   const struct strlist *roots, const char *store_dir)
+			   const struct strlist *roots, const char *store_dir, const char *cache_dir)
 {
 	struct strlist ask = { 0 };
 	struct stw_graph *g = NULL;
@@ -297,7 +297,7 @@ static int collect_closure(struct stw_graph *closure, const struct build_cli *c,
 		if (is_store_path(roots->items[i], store_dir))
 			strlist_push(&ask, roots->items[i]);
 	if (ask.count) {
-		rc = nix_closure(&g, ask.items, ask.count);
+		rc = nix_closure(&g, ask.items, ask.count, store_dir, cache_dir);
 		if (!rc && stw_graph_merge(closure, g) < 0)
 			rc = cli_fail_lib();
 	}
@@ -375,7 +375,9 @@ int build_main(int argc, char **argv, int image, const char *help)
 	if ((rc = resolve_paths(&paths, &c.store_paths, "store path", 1, o.store_dir)) ||
 	    (rc = resolve_paths(&roots, &c.roots, "root", 0, o.store_dir)))
 		goto out;
-	if (stw_graph_new(&closure) < 0 || (rc = collect_closure(closure, &c, &paths, &roots, o.store_dir)))
+	o.cache_dir = c.no_cache ? NULL : c.cache_dir ? c.cache_dir : cli_default_cache_dir(cache_buf, sizeof(cache_buf));
+	if (stw_graph_new(&closure) < 0 ||
+	    (rc = collect_closure(closure, &c, &paths, &roots, o.store_dir, o.cache_dir)))
 		goto out;
 	if ((rc = load_layers(&lower, &c.layer_files)))
 		goto out;
@@ -390,7 +392,6 @@ int build_main(int argc, char **argv, int image, const char *help)
 		for (size_t i = 0; i < o.lower_count; i++)
 			o.max_layers += lower[i]->layer_count;
 	}
-	o.cache_dir = c.no_cache ? NULL : c.cache_dir ? c.cache_dir : cli_default_cache_dir(cache_buf, sizeof(cache_buf));
 	if (image) {
 		c.config.entrypoint = (const char *const *)c.entrypoint.items;
 		c.config.entrypoint_count = c.entrypoint.count;

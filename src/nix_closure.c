@@ -1,5 +1,6 @@
 #include "nix_closure.h"
 #include "cli.h"
+#include "stowage/closure_cache.h"
 #include "stowage/error.h"
 
 #include <errno.h>
@@ -57,7 +58,8 @@ static void last_line(char *text, size_t len, char *out, size_t out_len)
 	snprintf(out, out_len, "%s", start ? start + 1 : text);
 }
 
-int nix_closure(struct stw_graph **out, char *const *paths, size_t count)
+int nix_closure(struct stw_graph **out, char *const *paths, size_t count, const char *store_dir,
+		const char *cache_dir)
 {
 	char **argv = calloc(count + 7, sizeof(char *));
 	int out_pipe[2] = { -1, -1 };
@@ -69,6 +71,10 @@ int nix_closure(struct stw_graph **out, char *const *paths, size_t count)
 	int status = 0, ret = 1, spawned = 0;
 
 	*out = NULL;
+	if (stw_closure_cache_get(out, cache_dir, store_dir, paths, count)) {
+		ret = 0;
+		goto out;
+	}
 	if (!argv || !err_file || pipe(out_pipe) < 0) {
 		ret = cli_fail("cannot run nix: %s", strerror(errno));
 		goto out;
@@ -113,6 +119,7 @@ int nix_closure(struct stw_graph **out, char *const *paths, size_t count)
 		ret = cli_fail_lib();
 		goto out;
 	}
+	stw_closure_cache_put(cache_dir, store_dir, paths, count, json, json_len);
 	ret = 0;
 out:
 	if (spawned)

@@ -17,6 +17,21 @@ expect_success "layer: rebuilt from the digest cache" base -o base-cached.json
 expect_success "layer: cached rebuild is byte-identical" cmp base.json base-cached.json
 expect_success "layer: --no-cache rebuild" base --no-cache -o base-nocache.json
 expect_success "layer: --no-cache rebuild is byte-identical" cmp base.json base-nocache.json
+# The closure Nix gave is cached too: a warm rebuild runs no nix at all,
+# unless a path of the cached closure is gone.
+without_nix() { local PATH=/nonexistent; "$@"; }
+expect_success "layer: a warm rebuild runs no nix (no nix on PATH)" without_nix base -o base-nonix.json
+expect_success "layer: ... and is byte-identical" cmp base.json base-nonix.json
+expect_failure "layer: --no-cache asks nix (none on PATH: fails)" without_nix base --no-cache -o x.json
+gone_cache() { # a copy of the cache whose cached closures list a path that does not exist
+	cp -r "$CACHE" cache-gone && ls cache-gone/closures/*/*.json >/dev/null &&
+		for f in cache-gone/closures/*/*.json; do
+			jq '. + [{path: "/nix/store/00000000000000000000000000000000-gone", references: []}]' "$f" >"$f.new" &&
+				mv "$f.new" "$f" || return 1
+		done
+}
+expect_success "layer: a cached closure with a path gone (prepared)" gone_cache
+expect_failure "layer: ... is not used (asks nix: none on PATH)" without_nix base --cache-dir cache-gone -o x.json
 
 # Image JSON: cache on and off, and any number of hashing threads.
 expect_success "build: fd image" fd_image -o fd.json

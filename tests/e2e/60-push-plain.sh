@@ -108,6 +108,9 @@ dep expect_success "re-push: the same manifest digest" equals digest "$(jq -r .m
 dep expect_success "re-push: no PATCH or PUT to blobs/uploads in the registry log" \
 	is_zero "PATCH/PUT on blobs/uploads" "$(registry_log_count 'PATCH|PUT' '/blobs/uploads/')"
 dep expect_success "re-push: no POST to blobs/uploads either" is_zero "POST on blobs/uploads" "$(registry_log_count POST '/blobs/uploads/')"
+# the tag already names this manifest: one HEAD of it replaces a HEAD per blob and the manifest PUT
+dep expect_success "re-push: two requests in all (GET /v2/, HEAD of the tag's manifest)" \
+	equals "re-push requests" "$(registry_requests | awk '{ print $1, $2 }' | tr '\n' ';')" "GET /v2/;HEAD /v2/fd/manifests/1.0;"
 
 # --- another repository: the shared layers are mounted, not uploaded ---
 shared=$(jq -r --slurpfile fd fd.json '[$fd[0].layers[].digest] as $f | .layers[] | select(.digest | IN($f[])) | .digest' rg.json)

@@ -234,24 +234,29 @@ static uint64_t power_size(size_t i, size_t n)
 }
 
 /* The size strategy's promises, whatever the graph: at most max layers,
- * every included path exactly once, closure roots alone whenever there is
- * room for them and one more layer. With power-of-two sizes and room for
+ * every included path exactly once, closure roots and aggregators alone
+ * whenever there is room for them and one more layer. With power-of-two sizes and room for
  * a path alone for its size, the plan is the roots, the largest other
  * paths alone, and at most one group, no larger than any of those. */
 static void check_size_plan(const struct stw_graph *g, const unsigned char *include, size_t max,
 			    int powers)
 {
-	size_t n = stw_graph_count(g), included = 0, roots = 0, multi = 0;
-	unsigned char seen[64] = { 0 }, referenced[64] = { 0 };
+	size_t n = stw_graph_count(g), included = 0, roots = 0, multi = 0, refs[64] = { 0 };
+	unsigned char seen[64] = { 0 }, referenced[64] = { 0 }, first[64] = { 0 };
 	uint64_t largest_group = 0, smallest_alone = UINT64_MAX;
 	struct layer_plan p;
 
 	for (size_t v = 0; v < n; v++)
-		for (size_t k = 0; include[v] && k < stw_graph_reference_count(g, v); k++)
-			referenced[stw_graph_reference(g, v, k)] = 1;
-	for (size_t v = 0; v < n; v++) {
+		for (size_t k = 0; include[v] && k < stw_graph_reference_count(g, v); k++) {
+			size_t w = stw_graph_reference(g, v, k);
+			referenced[w] = 1;
+			refs[v] += include[w];
+		}
+	for (size_t v = 0; v < n; v++) { /* closure roots and aggregators go first */
+		first[v] = !referenced[v] || (refs[v] >= LAYER_AGGREGATOR_REFS &&
+					       stw_graph_nar_size(g, v) < LAYER_AGGREGATOR_SIZE);
 		included += include[v];
-		roots += include[v] && !referenced[v];
+		roots += include[v] && first[v];
 	}
 	CHECK_OK(layer_plan_make(&p, g, include, STW_STRATEGY_SIZE, max));
 	CHECK(p.count <= max);
@@ -265,13 +270,13 @@ static void check_size_plan(const struct stw_graph *g, const unsigned char *incl
 			CHECK_EQ_INT(seen[v], 0);
 			seen[v] = 1;
 			total += stw_graph_nar_size(g, v);
-			if (!referenced[v] && roots < max)
+			if (first[v] && roots < max)
 				CHECK_EQ_INT(p.group_len[i], 1);
 		}
 		if (p.group_len[i] > 1) {
 			multi++;
 			largest_group = total > largest_group ? total : largest_group;
-		} else if (referenced[p.groups[i][0]]) {
+		} else if (!first[p.groups[i][0]]) {
 			smallest_alone = total < smallest_alone ? total : smallest_alone;
 		}
 	}
@@ -326,6 +331,57 @@ TEST(small_roots_keep_their_layers)
 	stw_graph_free(g);
 }
 
+/* An aggregator (a buildEnv tree: small, referring to many paths) changes
+ * whenever one of them does; in a group it would take the group along,
+ * alone it re-uploads its own few bytes. */
+TEST(aggregators_keep_their_layers)
+{
+	struct stw_graph *g = NULL;
+	struct layer_plan p;
+	size_t top, env, tool, dep;
+	char path[64];
+
+	CHECK_OK(stw_graph_new(&g));
+	CHECK_OK(stw_graph_add(g, "/nix/store/t-top", 10, &top));
+	CHECK_OK(stw_graph_add(g, "/nix/store/e-env", 20000, &env));
+	CHECK_OK(stw_graph_add(g, "/nix/store/u-tool", 300000, &tool));
+	CHECK_OK(stw_graph_add_reference(g, top, env));
+	CHECK_OK(stw_graph_add_reference(g, top, tool));
+	for (int i = 0; i < LAYER_AGGREGATOR_REFS; i++) {
+		snprintf(path, sizeof(path), "/nix/store/d%02d-app", i);
+		CHECK_OK(stw_graph_add(g, path, 100000, &dep));
+		CHECK_OK(stw_graph_add_reference(g, env, dep));
+	}
+	/* 4 layers: the top and the env alone, the apps and the tool (one of
+	 * the largest, but no larger than the groups need) in two groups */
+	CHECK_OK(layer_plan_make(&p, g, NULL, STW_STRATEGY_SIZE, 4));
+	CHECK_EQ_INT(p.count, 4);
+	for (size_t i = 0; i < p.count; i++)
+		for (size_t k = 0; k < p.group_len[i]; k++)
+			if (p.groups[i][k] == env || p.groups[i][k] == top)
+				CHECK_EQ_INT(p.group_len[i], 1);
+	layer_plan_release(&p);
+	/* one reference fewer: an ordinary path, packed with the others */
+	stw_graph_free(g);
+	CHECK_OK(stw_graph_new(&g));
+	CHECK_OK(stw_graph_add(g, "/nix/store/t-top", 10, &top));
+	CHECK_OK(stw_graph_add(g, "/nix/store/e-env", 20000, &env));
+	CHECK_OK(stw_graph_add_reference(g, top, env));
+	for (int i = 0; i < LAYER_AGGREGATOR_REFS - 1; i++) {
+		snprintf(path, sizeof(path), "/nix/store/d%02d-app", i);
+		CHECK_OK(stw_graph_add(g, path, 100000, &dep));
+		CHECK_OK(stw_graph_add_reference(g, env, dep));
+	}
+	CHECK_OK(layer_plan_make(&p, g, NULL, STW_STRATEGY_SIZE, 3));
+	CHECK_EQ_INT(p.count, 3);
+	for (size_t i = 0; i < p.count; i++)
+		for (size_t k = 0; k < p.group_len[i]; k++)
+			if (p.groups[i][k] == env)
+				CHECK(p.group_len[i] > 1);
+	layer_plan_release(&p);
+	stw_graph_free(g);
+}
+
 /* Both strategies are pure functions of the graph: the same closure
  * listed in another order gives the same layers. */
 TEST(plans_do_not_depend_on_input_order)
@@ -365,5 +421,6 @@ int main(void)
 {
 	return run_tests(TESTS(ENTRY(nixpkgs_contest), ENTRY(scores_add_up_over_roots), ENTRY(tie_break_by_name),
 			       ENTRY(popularity_plan), ENTRY(size_plan), ENTRY(size_plan_properties), ENTRY(small_roots_keep_their_layers),
+			       ENTRY(aggregators_keep_their_layers),
 			       ENTRY(plans_do_not_depend_on_input_order), ENTRY(strategy_names)));
 }
