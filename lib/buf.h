@@ -6,6 +6,7 @@
 #ifndef STW_LIB_BUF_H
 #define STW_LIB_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf {
@@ -23,6 +24,7 @@ int buf_add(struct buf *b, const void *data, size_t len);
 int buf_adds(struct buf *b, const char *s);
 int buf_addch(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_reset(struct buf *b);
 /* Reads a whole file; fails if it exceeds max bytes. */
 int buf_read_file(struct buf *b, const char *path, size_t max);

@@ -61,13 +61,11 @@ static int blob_exists(struct push *p, void *h, const char *digest, int *exists)
 {
 	struct http_request req = { .method = "HEAD", .timeout_s = 120 };
 	struct http_response resp;
-	struct buf suffix;
 	char *url = NULL;
 	int ret = -1;
 
 	http_response_init(&resp);
-	buf_init(&suffix);
-	if (buf_addf(&suffix, "blobs/%s", digest) < 0 || registry_url(&url, p->reg, p->ref.repo, suffix.data) < 0)
+	if (registry_url(&url, p->reg, p->ref.repo, "blobs/%s", digest) < 0)
 		goto out;
 	req.url = url;
 	if (registry_request(p->reg, h, p->scope, &req, &resp) < 0)
@@ -82,7 +80,6 @@ static int blob_exists(struct push *p, void *h, const char *digest, int *exists)
 	ret = 0;
 out:
 	free(url);
-	buf_release(&suffix);
 	http_response_release(&resp);
 	return ret;
 }
@@ -95,17 +92,14 @@ static int start_upload(struct push *p, void *h, const char *digest, const char 
 {
 	struct http_request req = { .method = "POST", .body = "", .body_len = 0, .timeout_s = 120 };
 	struct http_response resp;
-	struct buf suffix;
 	char *url = NULL, *scope = NULL;
 	int ret = -1;
 
 	*mounted = 0;
 	*location = NULL;
 	http_response_init(&resp);
-	buf_init(&suffix);
-	if (buf_adds(&suffix, "blobs/uploads/") < 0 ||
-	    (from && buf_addf(&suffix, "?mount=%s&from=%s", digest, from) < 0) ||
-	    registry_url(&url, p->reg, p->ref.repo, suffix.data) < 0 ||
+	if ((from ? registry_url(&url, p->reg, p->ref.repo, "blobs/uploads/?mount=%s&from=%s", digest, from)
+		  : registry_url(&url, p->reg, p->ref.repo, "blobs/uploads/")) < 0 ||
 	    registry_scope(&scope, p->ref.repo, "push,pull", from) < 0)
 		goto out;
 	req.url = url;
@@ -126,7 +120,6 @@ static int start_upload(struct push *p, void *h, const char *digest, const char 
 out:
 	free(url);
 	free(scope);
-	buf_release(&suffix);
 	http_response_release(&resp);
 	return ret;
 }
@@ -537,22 +530,18 @@ static int manifest_already_there(struct push *p, const char *reference, const c
 {
 	struct http_request req = { .method = "HEAD", .accept = media_type, .timeout_s = 60 };
 	struct http_response resp;
-	struct buf suffix;
 	char *url = NULL;
 	void *h = registry_handle_take(p->reg);
 	int there = 0;
 
 	http_response_init(&resp);
-	buf_init(&suffix);
-	if (h && buf_addf(&suffix, "manifests/%s", reference) == 0 &&
-	    registry_url(&url, p->reg, p->ref.repo, suffix.data) == 0) {
+	if (h && registry_url(&url, p->reg, p->ref.repo, "manifests/%s", reference) == 0) {
 		req.url = url;
 		there = registry_request(p->reg, h, p->scope, &req, &resp) == 0 && resp.status == 200 &&
 			resp.content_digest && !strcmp(resp.content_digest, digest);
 	}
 	stw_error("%s", ""); /* a failed check is no error of the push */
 	free(url);
-	buf_release(&suffix);
 	http_response_release(&resp);
 	registry_handle_give(p->reg, h);
 	return there;

@@ -44,12 +44,20 @@ void registry_backoff(int attempt, long retry_after)
 	usleep((useconds_t)ms * 1000);
 }
 
-int registry_url(char **out, const struct registry *r, const char *repo, const char *suffix)
+int registry_url(char **out, const struct registry *r, const char *repo, const char *suffix_fmt, ...)
 {
 	struct buf b;
+	va_list ap;
+	int rc;
+
 	buf_init(&b);
-	if (buf_addf(&b, "%s/v2/%s/%s", r->base, repo, suffix) < 0)
+	va_start(ap, suffix_fmt);
+	rc = buf_addf(&b, "%s/v2/%s/", r->base, repo) < 0 ? -1 : buf_vaddf(&b, suffix_fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		buf_release(&b);
 		return -1;
+	}
 	*out = buf_detach(&b, NULL);
 	return *out ? 0 : stw_error("out of memory");
 }
@@ -88,14 +96,11 @@ int registry_put_manifest(struct registry *r, void *handle, const char *scope, c
 	struct http_request req = { .method = "PUT", .body = bytes, .body_len = len, .content_type = media_type,
 				    .timeout_s = 120 };
 	struct http_response resp;
-	struct buf suffix;
 	char *url = NULL;
 	int ret = -1;
 
 	http_response_init(&resp);
-	buf_init(&suffix);
-	if (sha256_digest(digest_out, bytes, len) < 0 || buf_addf(&suffix, "manifests/%s", reference) < 0 ||
-	    registry_url(&url, r, repo, suffix.data) < 0)
+	if (sha256_digest(digest_out, bytes, len) < 0 || registry_url(&url, r, repo, "manifests/%s", reference) < 0)
 		goto out;
 	req.url = url;
 	if (registry_request(r, handle, scope, &req, &resp) < 0)
@@ -114,7 +119,6 @@ int registry_put_manifest(struct registry *r, void *handle, const char *scope, c
 	ret = 0;
 out:
 	free(url);
-	buf_release(&suffix);
 	http_response_release(&resp);
 	return ret;
 }
@@ -472,12 +476,15 @@ int registry_request(struct registry *r, void *h, const char *scope, const struc
 static int ping(struct registry *r, void *h, struct http_response *resp, int attempts)
 {
 	struct http_request req = { .method = "GET", .timeout_s = 60 };
-	char *url = NULL;
+	struct buf root;
+	char *url;
 	int rc;
 
-	if (registry_url(&url, r, "", "") < 0)
+	buf_init(&root);
+	if (buf_addf(&root, "%s/v2/", r->base) < 0)
 		return -1;
-	url[strlen(url) - 1] = 0; /* ".../v2//" -> ".../v2/" */
+	if (!(url = buf_detach(&root, NULL)))
+		return stw_error("out of memory");
 	req.url = url;
 	for (int attempt = 1;; attempt++) {
 		rc = http_perform(h, &r->tls, &req, resp);

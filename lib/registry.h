@@ -68,8 +68,9 @@ int registry_put_manifest(struct registry *r, void *handle, const char *scope, c
 /* "CODE: message" from a registry error body, or "HTTP N". */
 void registry_error_text(char *out, size_t len, const struct http_response *resp);
 
-/* Builds "BASE/v2/REPO/SUFFIX". */
-int registry_url(char **out, const struct registry *r, const char *repo, const char *suffix);
+/* Builds "BASE/v2/REPO/" followed by the formatted suffix. */
+int registry_url(char **out, const struct registry *r, const char *repo, const char *suffix_fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Sleeps before retry number attempt (1-based), honouring Retry-After. */
 void registry_backoff(int attempt, long retry_after);

@@ -42,12 +42,10 @@ const char *remote_reference(const struct remote *r)
 static int remote_fetch(struct remote *r, const char *kind, const char *reference, struct http_request *req,
 			struct http_response *resp)
 {
-	struct buf suffix;
 	char *url = NULL;
 	int ret = -1;
 
-	buf_init(&suffix);
-	if (buf_addf(&suffix, "%s/%s", kind, reference) < 0 || registry_url(&url, r->reg, r->ref.repo, suffix.data) < 0)
+	if (registry_url(&url, r->reg, r->ref.repo, "%s/%s", kind, reference) < 0)
 		goto out;
 	req->url = url;
 	if (registry_request(r->reg, r->handle, r->scope, req, resp) < 0)
@@ -62,7 +60,6 @@ static int remote_fetch(struct remote *r, const char *kind, const char *referenc
 out:
 	req->url = NULL;
 	free(url);
-	buf_release(&suffix);
 	return ret;
 }
 
