@@ -37,38 +37,13 @@
 # against a registry that answers 204 + Range for the old Location.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/fault_proxy.sh"
 cd "$SCRATCH" || exit 1
 F=$FIX/amd64
-PROXY_PY=$TOP/tests/e2e/fault_proxy.py
 
 if registry_start plain 2>"$ERR"; then pass "a plain registry runs on $REGISTRY"; else fail "a plain registry starts" "registry_start plain failed"; done_testing; fi
 R=$REGISTRY
 
-# proxy_start NAME RULES-JSON: a fault_proxy.py in front of $R with these rules (killed on
-# exit); sets P=127.0.0.1:PORT and PLOG (one JSON object per request, see fault_proxy.py).
-proxy_start() {
-	local d=$SCRATCH/proxy-$1
-	mkdir -p "$d" && printf '%s\n' "$2" >"$d/rules.json" || return
-	timeout -k 5 300 "$_REGISTRY_PY" "$PROXY_PY" --upstream "$R" --port-file "$d/port" --log "$d/proxy.log" \
-		--rules "$d/rules.json" --lifetime 300 >"$d/out" 2>&1 </dev/null &
-	echo $! >"$d/pid"
-	at_exit "_registry_kill $d/pid"
-	_registry_wait_port "$d/port" || { cat "$d/out" >&2; echo "fault_proxy.py did not start" >&2; return 1; }
-	P=127.0.0.1:$(cat "$d/port") PLOG=$d/proxy.log
-}
-# plog JQ-FILTER [JQ ARGS...]: the filter applied to the proxy log as one array
-plog() { local q=$1; shift; jq -s -c "$@" "$q" "$PLOG"; }
-# plog_true DESC-OF-WHAT JQ-FILTER [JQ ARGS...]: the filter is true for the proxy log; shows the log if not
-plog_true() {
-	local what=$1 got; shift
-	got=$(plog "$@" 2>&1 | tail -n 1)
-	[ "$got" = true ] && return 0
-	# one line, short enough for lib.sh's fail() (it shows 1500 bytes of stderr)
-	echo "$what: jq gives '$got'; proxy log (method, path, status, body bytes, fault): $(jq -r '[.method,
-		(.target | sub("\\?.*"; "") | sub("^/v2/[^/]+/"; "") | .[0:22]), .status, .body_bytes, (.fault // "-" | .[0:24])] |
-		map(tostring) | join(" ")' "$PLOG" | tail -n 14 | paste -sd ';' | head -c 1000)" >&2
-	return 1
-}
 # the upload session's UUID in a proxy log entry
 JQ_UUID='def uuid: (.target | capture("/blobs/uploads/(?<u>[^/?]+)").u) // "";'
 push_via() { # push_via OUT REPO:TAG [ARGS...]: stowage push fd.json through the proxy, --json into OUT
@@ -96,7 +71,7 @@ expect_success "only that layer is over 2 MB (the reset rule picks the first PAT
 	equals "layers over 2 MB" "$(jq '[.layers[] | select(.size >= 2000000)] | length' fd.json)" 1
 
 # --- infra: the proxy, and the registry's answers after a broken PATCH ---
-if proxy_start probe '[{"method": "PATCH", "path": "^/v2/probe/", "nth": 1, "fault": "reset_after_bytes", "bytes": 1000000}]' 2>"$ERR"; then
+if fproxy_start probe "$R" '[{"method": "PATCH", "path": "^/v2/probe/", "nth": 1, "fault": "reset_after_bytes", "bytes": 1000000}]' 2>"$ERR"; then
 	pass "infra: fault_proxy.py runs on $P in front of $R"
 else
 	fail "infra: fault_proxy.py starts" "proxy_start failed"
@@ -129,7 +104,7 @@ session_bytes() { # session_bytes WANT: the upload session's data in the storage
 expect_success "infra: the proxy forwarded exactly 1000000 body bytes and the registry kept them (_uploads/UUID/data)" \
 	session_bytes 1000000
 expect_success "infra: the proxy log shows the reset PATCH and its 1000000 bytes" \
-	plog_true "reset PATCH" 'any(.[]; .method == "PATCH" and (.fault // "" | test("reset")) and .body_bytes == 1000000 and .status == null)'
+	fplog_true "reset PATCH" 'any(.[]; .method == "PATCH" and (.fault // "" | test("reset")) and .body_bytes == 1000000 and .status == null)'
 probe_get=$(curl -s -D - -o probe-get.body --max-time 10 "$probe_loc" | tr -d '\r' | sed -nE '1s/^HTTP[^ ]* ([0-9]+).*/\1/p; s/^[Rr]ange: (.*)/range \1/p' | tr '\n' ' ')
 echo "# note: registry: GET <Location from the POST> after the reset: ${probe_get:-nothing} $(head -c 120 probe-get.body 2>/dev/null)"
 probe2_loc=$(curl -s -D - -o /dev/null --max-time 10 -X POST "http://$R/v2/probe2/blobs/uploads/" | location_of)
@@ -138,7 +113,7 @@ echo "# note: registry: GET <Location from a complete 3000000-byte PATCH>: $(cur
 	tr -d '\r' | sed -nE '1s/^HTTP[^ ]* ([0-9]+).*/\1/p; s/^[Rr]ange: (.*)/range \1/p' | tr '\n' ' ')"
 
 # --- 503 on a HEAD, 500 on the upload POST, 429 + Retry-After on the manifest PUT, a stalled GET /v2/ ---
-proxy_start retry '[
+fproxy_start retry "$R" '[
 	{"method": "GET", "path": "^/v2/$", "nth": 1, "fault": "stall", "seconds": 2},
 	{"method": "HEAD", "path": "/blobs/", "nth": 2, "fault": "status", "status": 503},
 	{"method": "POST", "path": "/blobs/uploads/$", "nth": 1, "fault": "status", "status": 500},
@@ -150,27 +125,27 @@ dep expect_success "retry: --json: every layer and the config 'uploaded'" all_up
 dep expect_success "retry: skopeo inspect (at the registry itself): fd.json's layers, the pushed digest" \
 	pushed_whole faults-retry:1 retry.json
 dep expect_success "retry: the stalled GET /v2/ was waited for (200 after ~2 s)" \
-	plog_true "stalled GET" 'any(.[]; .method == "GET" and .target == "/v2/" and (.fault // "" | test("stall")) and .status == 200 and .ms >= 1900)'
+	fplog_true "stalled GET" 'any(.[]; .method == "GET" and .target == "/v2/" and (.fault // "" | test("stall")) and .status == 200 and .ms >= 1900)'
 dep expect_success "retry: the HEAD answered 503 was sent again and answered by the registry" \
-	plog_true "HEAD retried" '(map(select(.method == "HEAD" and .status == 503)) | .[0].target) as $t |
+	fplog_true "HEAD retried" '(map(select(.method == "HEAD" and .status == 503)) | .[0].target) as $t |
 		$t != null and any(.[]; .method == "HEAD" and .target == $t and .fault == null and (.status == 200 or .status == 404))'
 dep expect_success "retry: the upload POST answered 500 was followed by one answered 202" \
-	plog_true "POST retried" 'any(.[]; .method == "POST" and .status == 500 and .fault != null) and
+	fplog_true "POST retried" 'any(.[]; .method == "POST" and .status == 500 and .fault != null) and
 		any(.[]; .method == "POST" and (.target | test("/blobs/uploads/$")) and .status == 202)'
 dep expect_success "retry: the manifest PUT answered 429 was sent again >= 1 s later (Retry-After) and answered 201" \
-	plog_true "PUT retried" '(map(select(.method == "PUT" and (.target | test("/manifests/")))) | sort_by(.t)) as $p |
+	fplog_true "PUT retried" '(map(select(.method == "PUT" and (.target | test("/manifests/")))) | sort_by(.t)) as $p |
 		($p | length) == 2 and $p[0].status == 429 and $p[1].status == 201 and $p[1].t - $p[0].t >= 0.95'
 dep expect_success "retry: the registry saw one manifest PUT (the 429 never reached it)" \
 	equals "manifest PUTs" "$(registry_manifest_puts faults-retry)" 1
 
 # --- a reset in the middle of the largest layer's PATCH ---
-proxy_start reset '[{"method": "PATCH", "path": "/blobs/uploads/", "nth": 1, "min_body": 2000000,
+fproxy_start reset "$R" '[{"method": "PATCH", "path": "/blobs/uploads/", "nth": 1, "min_body": 2000000,
 	"fault": "reset_after_bytes", "bytes": 2000000}]' 2>"$ERR" || fail "proxy_start reset" "failed"
 registry_mark
 prereq "push through the proxy: the largest layer's PATCH is reset after 2000000 bytes; the push succeeds" \
 	push_via reset.json faults-reset:1
 dep expect_success "reset: the proxy reset exactly one PATCH, after 2000000 body bytes" \
-	plog_true "reset PATCH" '[.[] | select(.fault != null)] | length == 1 and .[0].method == "PATCH" and .[0].body_bytes == 2000000'
+	fplog_true "reset PATCH" '[.[] | select(.fault != null)] | length == 1 and .[0].method == "PATCH" and .[0].body_bytes == 2000000'
 dep expect_success "reset: --json: every layer and the config 'uploaded'" all_uploaded reset.json
 dep expect_success "reset: skopeo inspect (at the registry itself): fd.json's layers, the pushed digest" \
 	pushed_whole faults-reset:1 reset.json
@@ -189,23 +164,23 @@ stored_ok() { # the registry's own copy of the largest layer hashes to its diges
 }
 dep expect_success "reset: the registry's stored largest layer hashes to its digest" stored_ok
 # what the reset cost: every PATCH to the broken session and to the one that finished the layer
-reset_t=$(plog 'map(select(.fault != null)) | .[0].t // empty')
-reset_uuid=$(plog "$JQ_UUID"' map(select(.fault != null)) | (.[0] // {target: ""}) | uuid' -r)
-final_uuid=$(plog "$JQ_UUID"' map(select(.method == "PUT" and .status == 201 and (.target | test("digest=sha256(%3[aA]|:)" + $h)))) | (.[0] // {target: ""}) | uuid' \
+reset_t=$(fplog 'map(select(.fault != null)) | .[0].t // empty')
+reset_uuid=$(fplog "$JQ_UUID"' map(select(.fault != null)) | (.[0] // {target: ""}) | uuid' -r)
+final_uuid=$(fplog "$JQ_UUID"' map(select(.method == "PUT" and .status == 201 and (.target | test("digest=sha256(%3[aA]|:)" + $h)))) | (.[0] // {target: ""}) | uuid' \
 	-r --arg h "${big#sha256:}")
-layer_total=$(plog "$JQ_UUID"' [.[] | select(.method == "PATCH" and (uuid == $a or uuid == $b)) | .body_bytes] | add // 0' \
+layer_total=$(fplog "$JQ_UUID"' [.[] | select(.method == "PATCH" and (uuid == $a or uuid == $b)) | .body_bytes] | add // 0' \
 	--arg a "$reset_uuid" --arg b "$final_uuid")
-after_reset=$(plog "$JQ_UUID"' [.[] | select(.method == "PATCH" and .t > $t and (uuid == $a or uuid == $b))] |
+after_reset=$(fplog "$JQ_UUID"' [.[] | select(.method == "PATCH" and .t > $t and (uuid == $a or uuid == $b))] |
 	map("\(.body_bytes) bytes" + (if .content_range then " (Content-Range: \(.content_range))" else " (no Content-Range)" end) + " -> \(.status)") | join(", ")' \
 	-r --argjson t "${reset_t:-0}" --arg a "$reset_uuid" --arg b "$final_uuid")
-status_get=$(plog "$JQ_UUID"' [.[] | select(.method == "GET" and uuid == $a and .t > $t) | "\(.status)" + (if .range then " Range: \(.range)" else "" end)] | join(", ")' \
+status_get=$(fplog "$JQ_UUID"' [.[] | select(.method == "GET" and uuid == $a and .t > $t) | "\(.status)" + (if .range then " Range: \(.range)" else "" end)] | join(", ")' \
 	-r --argjson t "${reset_t:-0}" --arg a "$reset_uuid")
-resumed=$(plog '[.[] | select(.method == "PATCH" and .content_range != null and .t > $t)] | length' --argjson t "${reset_t:-0}")
+resumed=$(fplog '[.[] | select(.method == "PATCH" and .content_range != null and .t > $t)] | length' --argjson t "${reset_t:-0}")
 echo "# note: largest layer $big_size bytes: reset after 2000000, then asked the session (GET): ${status_get:-no GET}; then PATCH: ${after_reset:-none}"
 echo "# note: bytes sent for that layer in all: $layer_total ($(awk -v a="${layer_total:-0}" -v b="${big_size:-1}" 'BEGIN { printf "%.2f", a / b }') x its size); resumed PATCH with Content-Range: $([ "${resumed:-0}" -gt 0 ] && echo seen || echo "not seen")$([ -z "$final_uuid" ] || { [ "$final_uuid" = "$reset_uuid" ] && echo ", in the same session"; } || echo ", the layer went up in a new session")"
 resumed_from_range() { # a PATCH with Content-Range after the reset, carrying only the rest of the layer
 	local got
-	got=$(plog 'any(.[]; .method == "PATCH" and .t > $t and .content_range != null and
+	got=$(fplog 'any(.[]; .method == "PATCH" and .t > $t and .content_range != null and
 			((.content_range | capture("^(?<s>[0-9]+)-") | .s | tonumber) as $s | $s > 0 and .body_bytes == $size - $s) and .status == 202)' \
 		--argjson t "${reset_t:-0}" --argjson size "${big_size:-0}")
 	[ "$got" = true ] && return 0
@@ -223,31 +198,31 @@ else
 fi
 
 # --- a reset before any body byte reached the registry: the session is empty, and says "Range: 0-0" ---
-proxy_start zero '[{"method": "PATCH", "path": "/blobs/uploads/", "nth": 1, "fault": "reset_after_bytes", "bytes": 0}]' 2>"$ERR" ||
+fproxy_start zero "$R" '[{"method": "PATCH", "path": "/blobs/uploads/", "nth": 1, "fault": "reset_after_bytes", "bytes": 0}]' 2>"$ERR" ||
 	fail "proxy_start zero" "failed"
 registry_mark
 prereq "push through the proxy: the first PATCH is reset before any body byte is forwarded; the push succeeds" \
 	push_via zero.json faults-zero:1
-zero_t=$(plog 'map(select(.fault != null)) | .[0].t // empty')
-zero_uuid=$(plog "$JQ_UUID"' map(select(.fault != null)) | (.[0] // {target: ""}) | uuid' -r)
-echo "# note: after the 0-byte reset, on that session: $(plog "$JQ_UUID"' [.[] | select(uuid == $a and .t > $t) |
+zero_t=$(fplog 'map(select(.fault != null)) | .[0].t // empty')
+zero_uuid=$(fplog "$JQ_UUID"' map(select(.fault != null)) | (.[0] // {target: ""}) | uuid' -r)
+echo "# note: after the 0-byte reset, on that session: $(fplog "$JQ_UUID"' [.[] | select(uuid == $a and .t > $t) |
 	"\(.method) -> \(.status)" + (if .range then " Range: \(.range)" else "" end) + (if .content_range then " (Content-Range: \(.content_range), \(.body_bytes) bytes)" else "" end)] |
 	join(", ")' -r --arg a "$zero_uuid" --argjson t "${zero_t:-0}")"
 dep expect_success "zero: skopeo inspect (at the registry itself): fd.json's layers, the pushed digest" \
 	pushed_whole faults-zero:1 zero.json
 
 # --- a reset on every PATCH: the push fails, nothing published ---
-proxy_start dead "[{\"method\": \"PATCH\", \"path\": \"/blobs/uploads/\", \"nth\": $(jq -nc '[range(1; 101)]'),
+fproxy_start dead "$R" "[{\"method\": \"PATCH\", \"path\": \"/blobs/uploads/\", \"nth\": $(jq -nc '[range(1; 101)]'),
 	\"fault\": \"reset_after_bytes\", \"bytes\": 65536}]" 2>"$ERR" || fail "proxy_start dead" "failed"
 registry_mark
 fails_cleanly "every PATCH reset: the push fails with one 'stowage:' line" 'upload|reach|reset|connection|layer' \
 	push_via dead.json faults-dead:1
 cp "$ERR" dead.err 2>/dev/null
-echo "# note: the error: $(head -c 300 dead.err); $(plog '[.[] | select(.method == "PATCH")] | length') PATCHes, all reset: $(plog 'all(.[]; .method != "PATCH" or .fault != null)')"
+echo "# note: the error: $(head -c 300 dead.err); $(fplog '[.[] | select(.method == "PATCH")] | length') PATCHes, all reset: $(fplog 'all(.[]; .method != "PATCH" or .fault != null)')"
 expect_success "every PATCH reset: the proxy did reset every PATCH (and there were some)" \
-	plog_true "PATCHes reset" '([.[] | select(.method == "PATCH")] | length > 0) and all(.[]; .method != "PATCH" or (.fault != null and .status == null))'
+	fplog_true "PATCHes reset" '([.[] | select(.method == "PATCH")] | length > 0) and all(.[]; .method != "PATCH" or (.fault != null and .status == null))'
 expect_success "every PATCH reset: no manifest PUT reached the proxy" \
-	plog_true "manifest PUTs" 'all(.[]; .method != "PUT" or (.target | test("/manifests/") | not))'
+	fplog_true "manifest PUTs" 'all(.[]; .method != "PUT" or (.target | test("/manifests/") | not))'
 expect_success "every PATCH reset: no manifest PUT reached the registry" is_zero "manifest PUTs" "$(registry_manifest_puts faults-dead)"
 expect_success "every PATCH reset: the tag does not exist in the registry" tag_absent faults-dead:1
 
