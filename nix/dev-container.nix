@@ -74,20 +74,10 @@ let
 
   tree = mkRootTree {
     name = "${baseNameOf name}-root";
-    files = {
-      "/etc/passwd" = { text = ''
-        root:x:0:0:root:/root:${shell}
-        ${user}:x:${toString uid}:${toString gid}:${user}:${home}:${shell}
-      ''; };
-      "/etc/group" = { text = ''
-        root:x:0:
-        wheel:x:10:${user}
-        ${user}:x:${toString gid}:
-      ''; };
-      "/etc/shadow" = { mode = "0640"; text = ''
-        root:!:1::::::
-        ${user}:!:1::::::
-      ''; };
+    files = import ./accounts.nix {
+      inherit user uid gid home shell;
+      groupLines = "wheel:x:10:${user}\n";
+    } // {
       "/etc/sudoers" = { mode = "0440"; text = ''
         Defaults !lecture, !fqdn, env_keep += "SSL_CERT_FILE NIX_SSL_CERT_FILE"
         root ALL=(ALL:ALL) ALL

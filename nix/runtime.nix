@@ -41,19 +41,7 @@ let
 
   tree = mkRootTree {
     name = "${baseNameOf name}-root";
-    files = {
-      "/etc/passwd" = { text = ''
-        root:x:0:0:root:/root:/bin/sh
-        ${user}:x:${toString uid}:${toString gid}:${user}:${workdir}:/bin/sh
-      ''; };
-      "/etc/group" = { text = ''
-        root:x:0:
-        ${user}:x:${toString gid}:
-      ''; };
-      "/etc/shadow" = { mode = "0640"; text = ''
-        root:!:1::::::
-        ${user}:!:1::::::
-      ''; };
+    files = import ./accounts.nix { inherit user uid gid; home = workdir; shell = "/bin/sh"; } // {
       "/etc/nsswitch.conf" = { text = ''
         passwd: files
         group: files
