@@ -73,17 +73,58 @@ int image_view_add(struct image_view *v, const struct view_entry *e)
 	return 0;
 }
 
-void image_view_whiteout(struct image_view *v, const char *path, size_t layer, int below_only)
+/* True when a proper ancestor of path ("a", "a/b" for "a/b/c") is in
+ * either map; scratch is overwritten. */
+static int ancestor_in(const struct strmap *gone, const struct strmap *opaque, const char *path, struct buf *scratch)
 {
-	size_t n = strlen(path);
+	size_t unused;
 
-	for (size_t i = 0; i < v->count; i++) {
-		struct view_entry *e = &v->entries[i];
-		int at = !strcmp(e->path, path);
-		int below = !n || (!strncmp(e->path, path, n) && e->path[n] == '/');
-		if (e->layer < layer && (below || (at && !below_only)))
-			e->hidden = 1;
+	buf_reset(scratch);
+	if (buf_adds(scratch, path) < 0)
+		return -1;
+	for (char *slash = strchr(scratch->data, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		if (strmap_get(gone, scratch->data, &unused) || strmap_get(opaque, scratch->data, &unused))
+			return 1;
+		*slash = '/';
 	}
+	return 0;
+}
+
+int image_view_whiteouts(struct image_view *v, const char *const *paths, const int *opaque, size_t n, size_t layer)
+{
+	struct strmap gone, opaque_dirs;
+	struct buf scratch;
+	size_t unused;
+	int ret = -1, all;
+
+	strmap_init(&gone);
+	strmap_init(&opaque_dirs);
+	buf_init(&scratch);
+	for (size_t i = 0; i < n; i++)
+		if (strmap_put(opaque[i] ? &opaque_dirs : &gone, paths[i], i) < 0)
+			goto out;
+	all = strmap_get(&opaque_dirs, "", &unused);
+	for (size_t i = 0; n && i < v->count; i++) {
+		struct view_entry *e = &v->entries[i];
+		int below;
+
+		if (e->layer >= layer || e->hidden)
+			continue;
+		if (all || strmap_get(&gone, e->path, &unused)) {
+			e->hidden = 1;
+			continue;
+		}
+		if ((below = ancestor_in(&gone, &opaque_dirs, e->path, &scratch)) < 0)
+			goto out;
+		e->hidden = below;
+	}
+	ret = 0;
+out:
+	buf_release(&scratch);
+	strmap_release(&opaque_dirs);
+	strmap_release(&gone);
+	return ret;
 }
 
 const struct view_entry *image_view_get(const struct image_view *v, const char *path)

@@ -41,10 +41,12 @@ void image_view_release(struct image_view *v);
 
 /* Adds a copy of e (its strings duplicated) above everything added before. */
 int image_view_add(struct image_view *v, const struct view_entry *e);
-/* Hides path and everything below it that layers under `layer` hold
- * (a ".wh.NAME" whiteout); with below_only, only what is below it (an
- * opaque directory, ".wh..wh..opq"). */
-void image_view_whiteout(struct image_view *v, const char *path, size_t layer, int below_only);
+/* Applies one layer's whiteouts to what the layers under `layer` hold:
+ * paths[i] and everything below it go (a ".wh.NAME" whiteout), or with
+ * opaque[i] only what is below it (an opaque directory, ".wh..wh..opq";
+ * "" is the root). One pass over the view whatever the number of
+ * whiteouts, so a hostile layer cannot make this quadratic. */
+int image_view_whiteouts(struct image_view *v, const char *const *paths, const int *opaque, size_t n, size_t layer);
 
 /* The entry a reader sees at path, or NULL. */
 const struct view_entry *image_view_get(const struct image_view *v, const char *path);

@@ -154,7 +154,7 @@ void stw_verify_report_release(struct stw_verify_report *r)
 	stw_verify_report_init(r);
 }
 
-static int set_string(char **field, const char *value)
+int verify_set_string(char **field, const char *value)
 {
 	char *copy = NULL;
 
@@ -253,14 +253,14 @@ static int check_entrypoint(struct stw_verify_report *r, const struct image_view
 		size_t got_len;
 		int script = image_view_head(e, head, sizeof(head), &got_len) == 0 && got_len == 2 &&
 			     head[0] == '#' && head[1] == '!';
-		return set_string(&r->note, script ? "the entrypoint is a script: its interpreter is not checked"
+		return verify_set_string(&r->note, script ? "the entrypoint is a script: its interpreter is not checked"
 						   : "the entrypoint is not an ELF file");
 	}
 	got = elf_oci_arch(&id);
 	elf_machine_name(machine, sizeof(machine), &id);
 	if (!got || strcmp(got, arch) != 0)
 		return mismatch(r->entrypoint_path, &id, got, arch);
-	if (set_string(&r->entrypoint_arch, got) < 0 || set_string(&r->entrypoint_machine, machine) < 0)
+	if (verify_set_string(&r->entrypoint_arch, got) < 0 || verify_set_string(&r->entrypoint_machine, machine) < 0)
 		return -1;
 	return 0;
 }
@@ -271,14 +271,14 @@ int verify_report_config(struct stw_verify_report *r, json_t *cfg)
 
 	if (!json_is_string(json_object_get(cfg, "architecture")))
 		return stw_error("the image config names no architecture");
-	if (set_string(&r->architecture, json_string_value(json_object_get(cfg, "architecture"))) < 0 ||
-	    set_string(&r->os, json_string_value(json_object_get(cfg, "os"))) < 0 ||
-	    set_string(&r->variant, json_string_value(json_object_get(cfg, "variant"))) < 0)
+	if (verify_set_string(&r->architecture, json_string_value(json_object_get(cfg, "architecture"))) < 0 ||
+	    verify_set_string(&r->os, json_string_value(json_object_get(cfg, "os"))) < 0 ||
+	    verify_set_string(&r->variant, json_string_value(json_object_get(cfg, "variant"))) < 0)
 		return -1;
 	program = configured_program(cfg);
 	if (program && !*program)
 		return stw_error("the image config's entrypoint is an empty string");
-	return set_string(&r->entrypoint, program);
+	return verify_set_string(&r->entrypoint, program);
 }
 
 int verify_view(struct stw_verify_report *r, json_t *cfg, const struct image_view *v)
@@ -289,9 +289,9 @@ int verify_view(struct stw_verify_report *r, json_t *cfg, const struct image_vie
 	if (check_elf_files(&r->elf_files, v, r->architecture) < 0)
 		return -1;
 	if (!r->entrypoint && !r->elf_files &&
-	    set_string(&r->note, "no entrypoint and no ELF files: nothing to check the architecture against") < 0)
+	    verify_set_string(&r->note, "no entrypoint and no ELF files: nothing to check the architecture against") < 0)
 		return -1;
-	if (!r->entrypoint && r->elf_files && !r->note && set_string(&r->note, "the config names no entrypoint") < 0)
+	if (!r->entrypoint && r->elf_files && !r->note && verify_set_string(&r->note, "the config names no entrypoint") < 0)
 		return -1;
 	return 0;
 }
@@ -384,7 +384,7 @@ int stw_verify(struct stw_verify_report *out, const struct stw_image *img, int c
 	if (img->has_config) {
 		if (verify_architecture(out, img) < 0)
 			return -1;
-	} else if (set_string(&out->note, "a layer JSON has no config: architecture not checked") < 0) {
+	} else if (verify_set_string(&out->note, "a layer JSON has no config: architecture not checked") < 0) {
 		return -1;
 	}
 	if (check_digests && verify_digests(out, img) < 0)

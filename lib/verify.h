@@ -35,6 +35,9 @@ const char *elf_oci_arch(const struct elf_ident *e);
 /* The machine's usual name ("x86-64", "aarch64"), written to out. */
 void elf_machine_name(char *out, size_t len, const struct elf_ident *e);
 
+/* Replaces *field with a copy of value (NULL allowed). */
+int verify_set_string(char **field, const char *value);
+
 /* Fills the report's architecture, os, variant and entrypoint from an
  * image config; fails when it names no architecture. */
 int verify_report_config(struct stw_verify_report *r, json_t *cfg);

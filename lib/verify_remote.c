@@ -26,16 +26,12 @@
 /* An index with more images than this is refused: bounded work. */
 #define MAX_INDEX_IMAGES 64
 
-struct whiteout {
-	char *path;
-	int opaque; /* ".wh..wh..opq": only what is below path goes */
-};
-
 /* One layer's entries and whiteouts, before they are applied. */
 struct layer_stage {
 	const struct image_view *lower;
 	struct image_view staged;
-	struct whiteout *whiteouts;
+	char **whiteouts;    /* paths they name */
+	int *opaque;         /* ".wh..wh..opq": only what is below the path goes */
 	size_t whiteout_count, whiteout_cap;
 	size_t layer;
 };
@@ -43,8 +39,9 @@ struct layer_stage {
 static void layer_stage_release(struct layer_stage *s)
 {
 	for (size_t i = 0; i < s->whiteout_count; i++)
-		free(s->whiteouts[i].path);
+		free(s->whiteouts[i]);
 	free(s->whiteouts);
+	free(s->opaque);
 	image_view_release(&s->staged);
 }
 
@@ -53,15 +50,17 @@ static int stage_whiteout(struct layer_stage *s, const char *path, const char *b
 {
 	size_t dir_len = (size_t)(base - path);
 	int opaque = !strcmp(base, ".wh..wh..opq");
-	struct whiteout *w;
 	char *target;
 
 	if (s->whiteout_count == s->whiteout_cap) {
 		size_t cap = s->whiteout_cap ? s->whiteout_cap * 2 : 16;
-		struct whiteout *grown = realloc(s->whiteouts, cap * sizeof(*grown));
-		if (!grown)
+		char **paths = realloc(s->whiteouts, cap * sizeof(*paths));
+		int *kinds = paths ? realloc(s->opaque, cap * sizeof(*kinds)) : NULL;
+		if (paths)
+			s->whiteouts = paths;
+		if (!kinds)
 			return stw_error("out of memory");
-		s->whiteouts = grown;
+		s->opaque = kinds;
 		s->whiteout_cap = cap;
 	}
 	if (opaque)
@@ -70,9 +69,8 @@ static int stage_whiteout(struct layer_stage *s, const char *path, const char *b
 		snprintf(target, dir_len + strlen(base + 4) + 1, "%.*s%s", (int)dir_len, path, base + 4);
 	if (!target)
 		return stw_error("out of memory");
-	w = &s->whiteouts[s->whiteout_count++];
-	w->path = target;
-	w->opaque = opaque;
+	s->whiteouts[s->whiteout_count] = target;
+	s->opaque[s->whiteout_count++] = opaque;
 	return 0;
 }
 
@@ -132,8 +130,8 @@ static int on_entry(void *ctx, const struct tar_read_entry *te)
 
 static int stage_apply(struct layer_stage *s, struct image_view *view)
 {
-	for (size_t i = 0; i < s->whiteout_count; i++)
-		image_view_whiteout(view, s->whiteouts[i].path, s->layer, s->whiteouts[i].opaque);
+	if (image_view_whiteouts(view, (const char *const *)s->whiteouts, s->opaque, s->whiteout_count, s->layer) < 0)
+		return -1;
 	for (size_t i = 0; i < s->staged.count; i++)
 		if (image_view_add(view, &s->staged.entries[i]) < 0)
 			return -1;
@@ -385,12 +383,6 @@ static const char *declared_type(json_t *m, const char *served)
 	return t ? t : served;
 }
 
-static int set_digest(struct stw_verify_report *rep, const char *digest)
-{
-	free(rep->digest);
-	return (rep->digest = strdup(digest)) ? 0 : stw_error("out of memory");
-}
-
 /* Attestations (buildkit's "unknown/unknown" entries) run nowhere. */
 static int is_attestation(json_t *entry)
 {
@@ -411,7 +403,8 @@ static int verify_child(struct remote *r, struct stw_verify_report *rep, json_t 
 		stw_error("an index entry has no valid digest");
 		goto out;
 	}
-	if (set_digest(rep, digest) < 0 || !(m = fetch_json(r, "manifests", digest, MAX_MANIFEST, &media_type, got, &body)))
+	if (verify_set_string(&rep->digest, digest) < 0 ||
+	    !(m = fetch_json(r, "manifests", digest, MAX_MANIFEST, &media_type, got, &body)))
 		goto out;
 	if (is_index_type(declared_type(m, media_type))) {
 		stw_error("an index inside an index is not supported");
@@ -491,7 +484,7 @@ int stw_verify_remote(struct stw_verify_remote *out, const char *ref, const stru
 			goto out;
 		}
 		out->image_count = 1;
-		if (set_digest(&out->images[0], digest) < 0)
+		if (verify_set_string(&out->images[0].digest, digest) < 0)
 			goto out;
 		ret = verify_image(&r, &out->images[0], m, NULL);
 	} else {

@@ -303,8 +303,11 @@ TEST(view_applies_whiteouts_and_follows_links)
 	CHECK_EQ_STR(path, "/opt/x");
 	free(path);
 	/* layer 1: bin/a whited out, opt made opaque, opt/z added */
-	image_view_whiteout(&v, "bin/a", 1, 0);
-	image_view_whiteout(&v, "opt", 1, 1);
+	{
+		const char *paths[] = { "bin/a", "opt" };
+		const int opaque[] = { 0, 1 };
+		CHECK_OK(image_view_whiteouts(&v, paths, opaque, 2, 1));
+	}
 	add(&v, "opt/z", TAR_FILE, NULL, 1);
 	CHECK(!image_view_get(&v, "bin/a"));
 	CHECK(image_view_get(&v, "bin/b"));
@@ -316,7 +319,11 @@ TEST(view_applies_whiteouts_and_follows_links)
 	add(&v, "bin/a", TAR_FILE, NULL, 2);
 	CHECK(image_view_get(&v, "bin/a") && image_view_get(&v, "bin/a")->layer == 2);
 	/* a whiteout never hides its own layer's entries */
-	image_view_whiteout(&v, "bin/a", 2, 0);
+	{
+		const char *same_layer = "bin/a";
+		const int opaque = 0;
+		CHECK_OK(image_view_whiteouts(&v, &same_layer, &opaque, 1, 2));
+	}
 	CHECK(image_view_get(&v, "bin/a"));
 	image_view_release(&v);
 }
