@@ -6,12 +6,17 @@ BUILD ?= build
 SANITIZE ?=
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is not linked: lib/curl_api.c loads it when a transfer needs it
+# (its dependencies' start-up cost every run), by the absolute path of the
+# library compiled against.
+PKG_LIBS := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
+CURL_LIBDIR := $(shell pkg-config --variable=libdir libcurl 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	  -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -include lib/banned.h \
-	  -Iinclude -Ilib $(PKG_CFLAGS) -MMD -MP
+	  -Iinclude -Ilib $(PKG_CFLAGS) -MMD -MP \
+	  $(if $(CURL_LIBDIR),-DSTW_LIBCURL_PATH='"$(CURL_LIBDIR)/libcurl.so.4"')
 override LDLIBS += $(PKG_LIBS) -lpthread
 ifneq ($(SANITIZE),)
 override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -16,11 +16,10 @@
 #include "docker_daemon.h"
 #include "archive_out.h"
 #include "buf.h"
-#include "curl_global.h"
+#include "curl_api.h"
 #include "error.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>

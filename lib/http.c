@@ -1,9 +1,8 @@
 #include "http.h"
-#include "curl_global.h"
+#include "curl_api.h"
 #include "error.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -5,7 +5,7 @@
 #include "registry_ref.h"
 #include "www_authenticate.h"
 
-#include <curl/curl.h>
+#include "curl_api.h"
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
