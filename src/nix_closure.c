@@ -119,7 +119,7 @@ int nix_closure(struct stw_graph **out, char *const *paths, size_t count, const 
 		ret = cli_fail_lib();
 		goto out;
 	}
-	stw_closure_cache_put(cache_dir, store_dir, paths, count, json, json_len);
+	stw_closure_cache_put(cache_dir, store_dir, paths, count, *out);
 	ret = 0;
 out:
 	if (spawned)

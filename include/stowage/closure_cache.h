@@ -1,7 +1,7 @@
 /*
  * The closures Nix computed, kept in the cache directory. A store path's
  * references never change while it is valid, so the closure of a list of
- * store paths (`nix path-info --json -r` output) can be reused as long as
+ * store paths (what `nix path-info --json -r` said) can be reused as long as
  * every path in it still exists: a warm rebuild then runs no Nix command.
  */
 #ifndef STOWAGE_CLOSURE_CACHE_H
@@ -17,8 +17,8 @@
 int stw_closure_cache_get(struct stw_graph **out, const char *cache_dir, const char *store_dir,
 			  char *const *paths, size_t count);
 
-/* Keeps json (the closure of paths) for later; best effort, silent. */
+/* Keeps closure (the closure of paths) for later; best effort, silent. */
 void stw_closure_cache_put(const char *cache_dir, const char *store_dir, char *const *paths, size_t count,
-			   const char *json, size_t len);
+			   const struct stw_graph *closure);
 
 #endif
