@@ -98,20 +98,30 @@ static size_t count_groups(const size_t *order, size_t n, const unsigned char *a
 	return groups;
 }
 
+/* The bounds of the cap for the non-standalone paths: the largest one
+ * (no smaller cap can hold it) and their total (one group holds all). */
+static void cap_bounds(uint64_t *lo, uint64_t *hi, const size_t *order, size_t n, const unsigned char *alone,
+		       const uint64_t *size)
+{
+	*lo = 1;
+	*hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (alone[order[i]])
+			continue;
+		*hi += size[order[i]];
+		if (size[order[i]] > *lo)
+			*lo = size[order[i]];
+	}
+}
+
 /* The smallest cap with which the non-standalone paths fit in `budget`
  * groups (count_groups only falls as the cap grows). -1 if they cannot. */
 static int smallest_cap(uint64_t *cap, const size_t *order, size_t n, const unsigned char *alone,
 			const uint64_t *size, size_t budget)
 {
-	uint64_t lo = 1, hi = 0;
+	uint64_t lo, hi;
 
-	for (size_t i = 0; i < n; i++) {
-		if (alone[order[i]])
-			continue;
-		hi += size[order[i]];
-		if (size[order[i]] > lo)
-			lo = size[order[i]];
-	}
+	cap_bounds(&lo, &hi, order, n, alone, size);
 	if (hi == 0) { /* nothing (or only empty paths) left to group */
 		*cap = 1;
 		return count_groups(order, n, alone, size, 1) <= budget ? 0 : -1;
@@ -127,6 +137,24 @@ static int smallest_cap(uint64_t *cap, const size_t *order, size_t n, const unsi
 	}
 	*cap = lo;
 	return 0;
+}
+
+/* Whether smallest_cap succeeds with a cap no larger than limit, without
+ * searching for it: one count at the limit says as much, since the count
+ * only falls as the cap grows. The planner asks this for every number of
+ * standalone layers it tries, and searching each time was most of the
+ * planning time of a warm rebuild. */
+static int fits_within(uint64_t limit, const size_t *order, size_t n, const unsigned char *alone,
+		       const uint64_t *size, size_t budget)
+{
+	uint64_t lo, hi;
+
+	cap_bounds(&lo, &hi, order, n, alone, size);
+	if (hi == 0)
+		return limit >= 1 && count_groups(order, n, alone, size, 1) <= budget;
+	if (limit < lo)
+		return 0;
+	return count_groups(order, n, alone, size, limit < hi ? limit : hi) <= budget;
 }
 
 static int plan_size(struct layer_plan *p, const struct stw_graph *g, const unsigned char *include,
@@ -174,9 +202,10 @@ static int plan_size(struct layer_plan *p, const struct stw_graph *g, const unsi
 			if (!by_size[i].root)
 				limit = by_size[i].size;
 		}
-		if (smallest_cap(&cap, order, n, alone, size, max - standalone) == 0 &&
-		    (cap <= limit || limit == UINT64_MAX))
+		if (fits_within(limit, order, n, alone, size, max - standalone)) {
+			smallest_cap(&cap, order, n, alone, size, max - standalone);
 			break;
+		}
 		if (standalone == 0) { /* max is 1: one layer holds everything */
 			cap = total ? total : 1;
 			break;
