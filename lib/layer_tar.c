@@ -1,7 +1,7 @@
 #include "layer_tar.h"
 #include "compress.h"
 #include "error.h"
-#include "tree.h"
+#include "layer_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,120 +10,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define READ_CHUNK (256 * 1024)
-
-static const char zeros[64 * 1024];
-
-static int write_zeros(struct sink *out, uint64_t count)
-{
-	while (count) {
-		size_t n = count > sizeof(zeros) ? sizeof(zeros) : (size_t)count;
-		if (sink_write(out, zeros, n) < 0)
-			return -1;
-		count -= n;
-	}
-	return 0;
-}
-
-/* Copies [from, to) of the file with pread; a file that shrank fails. */
-static int copy_range(int fd, const struct tree_entry *e, uint64_t from, uint64_t to, struct sink *out,
-		      char *chunk)
-{
-	while (from < to) {
-		size_t want = to - from > READ_CHUNK ? READ_CHUNK : (size_t)(to - from);
-		ssize_t n = pread(fd, chunk, want, (off_t)from);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return stw_error_errno("cannot read '%s'", e->source);
-		if (n == 0)
-			return stw_error("'%s' changed while it was being read", e->source);
-		if (sink_write(out, chunk, (size_t)n) < 0)
-			return -1;
-		from += (uint64_t)n;
-	}
-	return 0;
-}
-
-/* Streams exactly e->size bytes of the file; a file that changed size
- * since it was listed fails rather than producing a corrupt tar. Holes of
- * sparse files are not read: they are zeros, fed from memory. */
-static int write_file_data(const struct tree_entry *e, struct sink *out, char *chunk)
-{
-	struct stat st;
-	uint64_t pos = 0;
-	int fd = open(e->source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int ret = -1;
-
-	if (fd < 0)
-		return stw_error_errno("cannot open '%s'", e->source);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size) {
-		stw_error("'%s' changed while it was being read", e->source);
-		goto out;
-	}
-	if (e->size >= READ_CHUNK)
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	/* Seeking for holes costs two syscalls a file: only where there can
-	 * be holes, i.e. fewer blocks allocated than the size needs. */
-	if ((uint64_t)st.st_blocks * 512 >= e->size) {
-		ret = copy_range(fd, e, 0, e->size, out, chunk);
-		if (!ret)
-			ret = tar_write_padding(out, e->size);
-		goto out;
-	}
-	while (pos < e->size) {
-		off_t data = lseek(fd, (off_t)pos, SEEK_DATA), hole;
-		if (data < 0 && errno == ENXIO)
-			data = (off_t)e->size; /* only a hole is left */
-		else if (data < 0)
-			data = (off_t)pos;     /* no SEEK_DATA here: read it all */
-		if ((uint64_t)data > e->size)
-			data = (off_t)e->size;
-		if (write_zeros(out, (uint64_t)data - pos) < 0)
-			goto out;
-		pos = (uint64_t)data;
-		if (pos == e->size)
-			break;
-		hole = lseek(fd, (off_t)pos, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole > e->size || (uint64_t)hole <= pos)
-			hole = (off_t)e->size;
-		if (copy_range(fd, e, pos, (uint64_t)hole, out, chunk) < 0)
-			goto out;
-		pos = (uint64_t)hole;
-	}
-	ret = tar_write_padding(out, e->size);
-out:
-	close(fd);
-	return ret;
-}
+/* Pieces handed down the sink chain: big enough for few calls, small
+ * enough to stay in the cache between the read and the hash. */
+#define CHUNK (256 * 1024)
 
 int layer_tar_write(const struct stw_layer *layer, struct sink *out)
 {
-	struct tree tree;
-	char *chunk = malloc(READ_CHUNK);
-	int ret = -1;
+	struct layer_stream stream;
+	char *chunk = malloc(CHUNK);
+	ssize_t n = -1;
 
-	tree_init(&tree);
-	if (!chunk) {
-		stw_error("out of memory");
-		goto out;
-	}
-	if (tree_collect(&tree, layer) < 0)
-		goto out;
-	for (size_t i = 0; i < tree.count; i++) {
-		const struct tree_entry *e = &tree.entries[i];
-		struct tar_header h;
-		tree_entry_header(e, &h);
-		if (tar_write_header(out, &h) < 0)
-			goto out;
-		if (e->type == TAR_FILE && write_file_data(e, out, chunk) < 0)
-			goto out;
-	}
-	ret = tar_write_end(out);
-out:
-	tree_release(&tree);
+	if (!chunk)
+		return stw_error("out of memory");
+	if (layer_stream_open(&stream, layer) == 0)
+		while ((n = layer_stream_read(&stream, chunk, CHUNK)) > 0)
+			if (sink_write(out, chunk, (size_t)n) < 0) {
+				n = -1;
+				break;
+			}
+	layer_stream_close(&stream);
 	free(chunk);
-	return ret;
+	return n < 0 ? -1 : 0;
 }
 
 int layer_compute(const struct stw_layer *layer, struct sink *blob_out, struct layer_digests *out)

@@ -129,7 +129,10 @@ static int apply_perms(struct tree_entry *e, const struct stw_layer *layer,
 	return 0;
 }
 
-static int fill_from_stat(struct tree_entry *e, const char *source, const struct stat *st)
+/* at/name: where the entry is, relative to an open directory (AT_FDCWD
+ * and the full source for the root of a tree), so that reading a symlink
+ * does not walk the whole path again. */
+static int fill_from_stat(struct tree_entry *e, int at, const char *name, const struct stat *st)
 {
 	/* setuid/setgid only when a permission rule asks for them */
 	e->mode = st->st_mode & 01777;
@@ -140,6 +143,7 @@ static int fill_from_stat(struct tree_entry *e, const char *source, const struct
 	if (S_ISREG(st->st_mode)) {
 		e->type = TAR_FILE;
 		e->size = (uint64_t)st->st_size;
+		e->allocated = (uint64_t)st->st_blocks * 512;
 	} else if (S_ISDIR(st->st_mode)) {
 		e->type = TAR_DIR;
 	} else if (S_ISLNK(st->st_mode)) {
@@ -150,10 +154,10 @@ static int fill_from_stat(struct tree_entry *e, const char *source, const struct
 		buf_init(&target);
 		if (buf_grow(&target, (size_t)st->st_size + 1) < 0)
 			return -1;
-		n = readlink(source, target.data, target.cap);
+		n = readlinkat(at, name, target.data, target.cap);
 		if (n < 0 || (size_t)n >= target.cap) {
 			buf_release(&target);
-			return stw_error_errno("cannot read symlink '%s'", source);
+			return stw_error_errno("cannot read symlink '%s'", e->source);
 		}
 		target.len = (size_t)n;
 		target.data[n] = 0;
@@ -165,7 +169,7 @@ static int fill_from_stat(struct tree_entry *e, const char *source, const struct
 	} else if (S_ISFIFO(st->st_mode)) {
 		e->type = TAR_FIFO;
 	} else {
-		return stw_error("cannot put '%s' in a layer: sockets cannot be stored in a tar", source);
+		return stw_error("cannot put '%s' in a layer: sockets cannot be stored in a tar", e->source);
 	}
 	return 0;
 }
@@ -178,9 +182,10 @@ struct walk {
 	struct buf scratch;
 };
 
-static int walk_dir(struct walk *w, struct buf *path);
+static int walk_dir(struct walk *w, struct buf *path, int at, const char *name);
 
-static int add_entry(struct walk *w, struct buf *path, const struct stat *st)
+/* The entry at path, found as name in the open directory at. */
+static int add_entry(struct walk *w, struct buf *path, int at, const char *name, const struct stat *st)
 {
 	struct tree_entry *e;
 	char *tar_path = NULL;
@@ -189,7 +194,7 @@ static int add_entry(struct walk *w, struct buf *path, const struct stat *st)
 		return stw_error_wrap("cannot place '%s'", path->data);
 	if (!*tar_path) { /* the root of a copy-to-root tree: "/" itself */
 		free(tar_path);
-		return S_ISDIR(st->st_mode) ? walk_dir(w, path)
+		return S_ISDIR(st->st_mode) ? walk_dir(w, path, at, name)
 					    : stw_error("'%s' must be a directory", path->data);
 	}
 	e = tree_push(w->tree);
@@ -201,14 +206,25 @@ static int add_entry(struct walk *w, struct buf *path, const struct stat *st)
 	e->source = strdup(path->data);
 	if (!e->source)
 		return stw_error("out of memory");
-	if (fill_from_stat(e, path->data, st) < 0 || apply_perms(e, w->layer, w->rules, &w->scratch) < 0)
+	e->dir_len = (size_t)(strrchr(e->source, '/') - e->source);
+	if (fill_from_stat(e, at, name, st) < 0 || apply_perms(e, w->layer, w->rules, &w->scratch) < 0)
 		return -1;
-	return S_ISDIR(st->st_mode) ? walk_dir(w, path) : 0;
+	return S_ISDIR(st->st_mode) ? walk_dir(w, path, at, name) : 0;
 }
 
-static int walk_dir(struct walk *w, struct buf *path)
+static DIR *open_dir_at(int at, const char *name)
 {
-	DIR *dir = opendir(path->data);
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+
+	if (fd >= 0 && !dir)
+		close(fd);
+	return dir;
+}
+
+static int walk_dir(struct walk *w, struct buf *path, int at, const char *name)
+{
+	DIR *dir = open_dir_at(at, name);
 	size_t base = path->len;
 	struct dirent *d;
 	int ret = 0;
@@ -236,7 +252,7 @@ static int walk_dir(struct walk *w, struct buf *path)
 		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			ret = stw_error_errno("cannot stat '%s'", path->data);
 		else
-			ret = add_entry(w, path, &st);
+			ret = add_entry(w, path, dirfd(dir), d->d_name, &st);
 	}
 	closedir(dir);
 	path->len = base;
@@ -295,7 +311,7 @@ static int walk_root(struct tree *t, const struct stw_layer *layer, const struct
 		goto out;
 	if (*root_tar && add_parents(t, root_tar) < 0)
 		goto out;
-	ret = add_entry(&w, &path, &st);
+	ret = add_entry(&w, &path, AT_FDCWD, lp->path, &st);
 out:
 	free(root_tar);
 	if (pl.has_rewrite)

@@ -18,11 +18,13 @@
 struct tree_entry {
 	char *tar_path; /* "nix/store/...-foo/bin/x": no leading or trailing '/' */
 	char *source;   /* absolute source path; NULL for synthesised parents */
+	size_t dir_len; /* source[dir_len] is the '/' before the entry's name */
 	char *link;     /* symlink target */
 	enum tar_type type;
 	unsigned mode;
 	uint64_t uid, gid;
 	uint64_t size;
+	uint64_t allocated; /* bytes of disk a regular file takes: fewer than size means holes */
 	unsigned devmajor, devminor;
 	dev_t dev;
 	ino_t ino;
