@@ -7,10 +7,12 @@
 #include "stowage/build.h"
 #include "digest_cache.h"
 #include "error.h"
+#include "layer_lanes.h"
 #include "layer_tar.h"
 #include "layering.h"
 #include "oci_config.h"
 #include "pool.h"
+#include "sha256_lanes.h"
 #include "strmap.h"
 #include "tree.h"
 
@@ -27,6 +29,10 @@ struct build {
 	size_t first_new; /* layers before this index came from --layer */
 	size_t *todo;     /* indices of layers whose digests must be computed */
 	size_t todo_count;
+	int lanes;        /* uncompressed layers are left to layer_lanes_digests */
+	size_t *deferred; /* those layers: todo positions, in any order */
+	atomic_size_t deferred_count;
+	char (*keys)[72]; /* digest cache keys, by todo position */
 	atomic_size_t computed, cached;
 	atomic_uint_fast64_t bytes_hashed;
 };
@@ -264,6 +270,14 @@ static int add_root_layer(struct build *b)
 	return set_perms(l, b->opts);
 }
 
+static void layer_set_digests(struct stw_layer *l, const struct layer_digests *d)
+{
+	memcpy(l->diff_id, d->diff_id, sizeof(l->diff_id));
+	memcpy(l->digest, d->digest, sizeof(l->digest));
+	l->tar_size = d->tar_size;
+	l->size = d->size;
+}
+
 static int compute_layer(void *ctx, size_t index)
 {
 	struct build *b = ctx;
@@ -276,6 +290,11 @@ static int compute_layer(void *ctx, size_t index)
 		return -1;
 	if (cache && digest_cache_get(cache, key, &d)) {
 		atomic_fetch_add(&b->cached, 1);
+	} else if (b->lanes && l->compression == STW_COMPRESSION_NONE) {
+		if (cache)
+			memcpy(b->keys[index], key, sizeof(key));
+		b->deferred[atomic_fetch_add(&b->deferred_count, 1)] = index;
+		return 0;
 	} else {
 		if (layer_compute(l, NULL, &d) < 0)
 			return -1;
@@ -284,11 +303,62 @@ static int compute_layer(void *ctx, size_t index)
 		if (cache)
 			digest_cache_put(cache, key, &d);
 	}
-	memcpy(l->diff_id, d.diff_id, sizeof(l->diff_id));
-	memcpy(l->digest, d.digest, sizeof(l->digest));
-	l->tar_size = d.tar_size;
-	l->size = d.size;
+	layer_set_digests(l, &d);
 	return 0;
+}
+
+static int compare_size_t(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The uncompressed layers compute_layer left: hashed two a thread. */
+static int compute_deferred(struct build *b)
+{
+	size_t n = atomic_load(&b->deferred_count);
+	const struct stw_layer **layers = calloc(n ? n : 1, sizeof(*layers));
+	struct layer_digests *d = calloc(n ? n : 1, sizeof(*d));
+	int ret = -1;
+
+	if (!layers || !d) {
+		stw_error("out of memory");
+		goto out;
+	}
+	qsort(b->deferred, n, sizeof(*b->deferred), compare_size_t); /* image order */
+	for (size_t i = 0; i < n; i++)
+		layers[i] = &b->img->layers[b->todo[b->deferred[i]]];
+	if (layer_lanes_digests(layers, n, b->opts->jobs, d) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		layer_set_digests(&b->img->layers[b->todo[b->deferred[i]]], &d[i]);
+		atomic_fetch_add(&b->bytes_hashed, d[i].tar_size);
+		if (b->opts->cache_dir)
+			digest_cache_put(b->opts->cache_dir, b->keys[b->deferred[i]], &d[i]);
+	}
+	atomic_fetch_add(&b->computed, n);
+	ret = 0;
+out:
+	free(layers);
+	free(d);
+	return ret;
+}
+
+/* Every todo layer through the digest cache, the uncompressed misses
+ * hashed in lanes where the CPU allows. */
+static int compute_layers(struct build *b)
+{
+	b->lanes = sha256_lanes_available();
+	atomic_init(&b->deferred_count, 0);
+	if (b->lanes) {
+		b->deferred = calloc(b->todo_count ? b->todo_count : 1, sizeof(*b->deferred));
+		b->keys = calloc(b->todo_count ? b->todo_count : 1, sizeof(*b->keys));
+		if (!b->deferred || !b->keys)
+			return stw_error("out of memory");
+	}
+	if (pool_run(b->todo_count, b->opts->jobs, compute_layer, b) < 0)
+		return -1;
+	return b->lanes ? compute_deferred(b) : 0;
 }
 
 static int set_names(struct stw_image *img, const struct stw_build_options *o)
@@ -333,7 +403,7 @@ int stw_build(struct stw_image **out, const struct stw_build_options *o, struct 
 	for (size_t i = b.first_new; i < b.img->layer_count; i++)
 		if (todo_push(&b, i) < 0)
 			goto out;
-	if (pool_run(b.todo_count, o->jobs, compute_layer, &b) < 0)
+	if (compute_layers(&b) < 0)
 		goto out;
 	if (o->config && oci_config_build(b.img, o->config) < 0)
 		goto out;
@@ -348,6 +418,8 @@ int stw_build(struct stw_image **out, const struct stw_build_options *o, struct 
 out:
 	stw_image_free(b.img);
 	free(b.todo);
+	free(b.deferred);
+	free(b.keys);
 	stw_graph_free(graph);
 	strmap_release(&held);
 	strmap_release(&seen);
