@@ -23,6 +23,14 @@ build() { local cache=$1; shift; "$STOWAGE" build --graph tree.graph --arch amd6
 cached() { ls "$1/blobs/sha256" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sed 's/^/sha256:/' | sort; }
 # layers IMAGE: the image's layer digests, sorted, one a line
 layers() { jq -r '.layers[].digest' "$1" | sort -u; }
+# uploads_are REPO IMAGE: the finished uploads into REPO (registry log since the mark) are
+# exactly IMAGE's layers and config
+uploads_are() {
+	equals uploads "$(registry_uploaded_digests "$1" | paste -sd ' ')" \
+		"$( (layers "$2"; jq -r .config_digest "$2") | sort | paste -sd ' ')"
+}
+# from_cache OUT N: the push --json in OUT says N layers came from the cache
+from_cache() { jq_ok "$1" '.layers_from_cache == $n' --argjson n "$2"; }
 # hide / restore: the trees the image was built from, out of the way and back
 hide() { mv tree tree.away; }
 restore() { mv tree.away tree; }
@@ -64,11 +72,9 @@ expect_success "... blobs/ is empty" is_zero "cached blobs" "$(cached "$SCRATCH/
 hide
 registry_mark
 prereq "push with the trees moved away: succeeds from the cache" push_json p1.json "$C" gz.json "$R/bc:1"
-dep expect_success "--json: layers_from_cache == $nl, every layer uploaded" \
-	jq_ok p1.json '.layers_from_cache == $n and ([.layers[].action] | unique) == ["uploaded"]' --argjson n "$nl"
-dep expect_success "registry log: the image's layers (and config) are the finished uploads" \
-	equals uploads "$(registry_uploaded_digests bc | paste -sd ' ')" \
-	"$( (layers gz.json; jq -r .config_digest gz.json) | sort | paste -sd ' ')"
+dep expect_success "--json: layers_from_cache == $nl" from_cache p1.json "$nl"
+dep expect_success "--json: every layer uploaded" jq_ok p1.json '([.layers[].action] | unique) == ["uploaded"]'
+dep expect_success "registry log: the image's layers (and config) are the finished uploads" uploads_are bc gz.json
 dep expect_success "skopeo copy docker:// -> oci: verifies every blob; umoci unpacks the trees' files" \
 	same_as_pulled gz.json "$R/bc:1"
 
@@ -77,7 +83,7 @@ R1=$R
 if registry_start plain second 2>"$ERR"; then pass "a second registry runs on $REGISTRY"; else fail "a second registry starts" "registry_start plain second failed"; fi
 R2=$REGISTRY
 prereq "push to the second registry, trees still away" push_json p2.json "$C" gz.json "$R2/bc:1"
-dep expect_success "--json: layers_from_cache == $nl" jq_ok p2.json '.layers_from_cache == $n' --argjson n "$nl"
+dep expect_success "--json: layers_from_cache == $nl" from_cache p2.json "$nl"
 dep expect_success "skopeo reads the second registry's copy back" same_as_pulled gz.json "$R2/bc:1"
 registry_use plain
 
@@ -105,11 +111,8 @@ expect_success "one byte of the biggest cached blob inverted (same size)" \
 rm -rf "$C/blob-locations" # no mount from bc: the push must send the layers
 registry_mark
 prereq "push with the corrupt blob in the cache succeeds" push_json p3.json "$C" gz.json "$R/corrupt:1"
-dep expect_success "--json: layers_from_cache == $((nl - 1)) (the corrupt one synthesised)" \
-	jq_ok p3.json '.layers_from_cache == $n' --argjson n "$((nl - 1))"
-dep expect_success "registry log: only the recorded digests were finished" \
-	equals uploads "$(registry_uploaded_digests corrupt | paste -sd ' ')" \
-	"$( (layers gz.json; jq -r .config_digest gz.json) | sort | paste -sd ' ')"
+dep expect_success "--json: layers_from_cache == $((nl - 1)) (the corrupt one synthesised)" from_cache p3.json "$((nl - 1))"
+dep expect_success "registry log: only the recorded digests were finished" uploads_are corrupt gz.json
 dep expect_success "skopeo copy of the pushed image verifies" same_as_pulled gz.json "$R/corrupt:1"
 dep expect_success "the corrupt file is gone: the cache holds the right blob again (synthesised, kept)" \
 	equals "cached blob" "sha256:$(sha256 "$f")" "$big"
@@ -123,7 +126,7 @@ dep expect_success "the corrupt cached blob was replaced by the right one" equal
 expect_success "build --no-cache --cache-dir DIR" build "$SCRATCH/c-no" --no-cache -o nocache.json
 expect_success "... DIR was not created" test ! -e "$SCRATCH/c-no"
 prereq "push --no-cache --cache-dir DIR2" push_json p4.json "$SCRATCH/c-no2" gz.json "$R/nocache:1" --no-cache
-dep expect_success "--json: layers_from_cache == 0" jq_ok p4.json '.layers_from_cache == 0'
+dep expect_success "--json: layers_from_cache == 0" from_cache p4.json 0
 dep expect_success "... DIR2 was not created" test ! -e "$SCRATCH/c-no2"
 
 # --- zstd ---
@@ -132,7 +135,7 @@ prereq "build --compression zstd" build "$Z" --compression zstd -o zst.json
 dep expect_success "zstd: blobs/sha256 holds exactly the image's layers" equals blobs "$(cached "$Z")" "$(layers zst.json)"
 hide
 dep prereq "zstd: push with the trees away" push_json p5.json "$Z" zst.json "$R/zst:1"
-dep expect_success "zstd: layers_from_cache == $nl" jq_ok p5.json '.layers_from_cache == $n' --argjson n "$nl"
+dep expect_success "zstd: layers_from_cache == $nl" from_cache p5.json "$nl"
 dep expect_success "zstd: skopeo copy verifies every blob" same_as_pulled zst.json "$R/zst:1" zstd
 restore
 
@@ -142,11 +145,11 @@ prereq "build with STOWAGE_BLOB_CACHE_MAX=0 (no blob kept)" env STOWAGE_BLOB_CAC
 	--arch amd64 --name bc --tag 1 --cache-dir "$T" -o tee.json
 dep expect_success "... blobs/ is empty" is_zero "cached blobs" "$(cached "$T" | wc -l)"
 dep prereq "push to registry 1: synthesised" push_json p6.json "$T" tee.json "$R1/tee:1"
-dep expect_success "registry 1: layers_from_cache == 0" jq_ok p6.json '.layers_from_cache == 0'
+dep expect_success "registry 1: layers_from_cache == 0" from_cache p6.json 0
 dep expect_success "the push kept every layer it compressed" equals blobs "$(cached "$T")" "$(layers tee.json)"
 hide
 dep prereq "push to registry 2 with the trees away" push_json p7.json "$T" tee.json "$R2/tee:1"
-dep expect_success "registry 2: layers_from_cache == $nl (send-only)" jq_ok p7.json '.layers_from_cache == $n' --argjson n "$nl"
+dep expect_success "registry 2: layers_from_cache == $nl (send-only)" from_cache p7.json "$nl"
 restore
 RC=$SCRATCH/c-release
 rel() {
@@ -185,6 +188,6 @@ mkdir -p ro-cache && touch ro-cache/blobs
 prereq "build with blobs/ taken by a file: succeeds" build "$SCRATCH/ro-cache" -o ro.json
 dep expect_success "... with the same image as the cached build" cmp ro.json gz.json
 prereq "push with blobs/ taken by a file: succeeds" push_json p8.json "$SCRATCH/ro-cache" gz.json "$R/ro:1"
-dep expect_success "... synthesised (layers_from_cache == 0)" jq_ok p8.json '.layers_from_cache == 0'
+dep expect_success "... synthesised (layers_from_cache == 0)" from_cache p8.json 0
 
 done_testing

@@ -15,16 +15,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* scratch_dir()/rel in a ring of static buffers (short-lived uses). */
-static const char *at(const char *rel)
-{
-	static char paths[8][4400];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof(paths[0]), "%s/%s", scratch_dir(), rel);
-	return p;
-}
-
 /* scratch_dir()/rel for as long as the test runs. */
 static const char *kept(char buf[4400], const char *rel)
 {
@@ -34,9 +24,18 @@ static const char *kept(char buf[4400], const char *rel)
 
 static char tree_dir[4400], cache_dir[4400];
 
-/* A layer of the directory scratch/tree (a file of pseudo-random bytes,
- * so the blob is not tiny), compressed as kind. */
-static void tree_layer(struct stw_layer *l, struct stw_layer_path *lp, enum stw_compression kind)
+/* What every test works on: the cache, the layer of scratch/tree, and
+ * the last compute's digests and whether the cache served it. */
+static struct blob_cache c;
+static struct stw_layer l;
+static struct stw_layer_path lp;
+static struct layer_digests d;
+static int from_cache;
+
+/* Sets l to a layer of the directory scratch/tree (a file of pseudo-random
+ * bytes, so the blob is not tiny), compressed as kind; c to scratch/cache
+ * with room for 1 GiB. */
+static void tree_layer(enum stw_compression kind)
 {
 	static unsigned char data[200000];
 	unsigned int x = 12345;
@@ -45,27 +44,34 @@ static void tree_layer(struct stw_layer *l, struct stw_layer_path *lp, enum stw_
 		data[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 24) & 0x3f;
 	make_dir(at("tree"), 0755);
 	make_file(at("tree/data"), data, sizeof(data), 0644);
-	memset(l, 0, sizeof(*l));
-	memset(lp, 0, sizeof(*lp));
-	lp->path = (char *)kept(tree_dir, "tree");
-	l->paths = lp;
-	l->path_count = 1;
-	l->compression = kind;
+	memset(&l, 0, sizeof(l));
+	memset(&lp, 0, sizeof(lp));
+	lp.path = (char *)kept(tree_dir, "tree");
+	l.paths = &lp;
+	l.path_count = 1;
+	l.compression = kind;
+	c = (struct blob_cache){ kept(cache_dir, "cache"), 1 << 30 };
+	from_cache = -1;
 }
 
-/* Records in l the digests a synthesis gives (what stw_build does). */
-static void record(struct stw_layer *l, const struct layer_digests *d)
+static int compute(enum blob_cache_mode mode, struct sink *out)
 {
-	memcpy(l->digest, d->digest, sizeof(l->digest));
-	memcpy(l->diff_id, d->diff_id, sizeof(l->diff_id));
-	l->size = d->size;
-	l->tar_size = d->tar_size;
+	return blob_cache_compute(&c, mode, &l, out, &d, &from_cache);
 }
 
-static const char *blob_file(const struct blob_cache *c, const char *digest)
+/* Records in layer the digests a synthesis gave (what stw_build does). */
+static void record(struct stw_layer *layer, const struct layer_digests *got)
+{
+	memcpy(layer->digest, got->digest, sizeof(layer->digest));
+	memcpy(layer->diff_id, got->diff_id, sizeof(layer->diff_id));
+	layer->size = got->size;
+	layer->tar_size = got->tar_size;
+}
+
+static const char *blob_file(const char *digest)
 {
 	static char path[4500];
-	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", c->dir, digest + 7);
+	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", c.dir, digest + 7);
 	return path;
 }
 
@@ -78,32 +84,24 @@ static void file_digest(char out[72], const char *path)
 	buf_release(&b);
 }
 
-/* Builds the layer into a fresh cache: the blob and its digests. */
-static void fill(struct blob_cache *c, struct stw_layer *l, struct stw_layer_path *lp, enum stw_compression kind)
+/* Builds the layer into a fresh cache and records its digests in l. */
+static void fill(enum stw_compression kind)
 {
-	struct layer_digests d;
-	int from_cache = -1;
-
-	c->dir = kept(cache_dir, "cache");
-	c->max_bytes = 1 << 30;
-	tree_layer(l, lp, kind);
-	CHECK_OK(blob_cache_compute(c, BLOB_CACHE_FILL, l, NULL, &d, &from_cache));
+	tree_layer(kind);
+	CHECK_OK(compute(BLOB_CACHE_FILL, NULL));
 	CHECK_EQ_INT(from_cache, 0);
-	record(l, &d);
+	record(&l, &d);
 }
 
 TEST(build_writes_the_blob)
 {
-	struct blob_cache c;
-	struct stw_layer l;
-	struct stw_layer_path lp;
 	struct stat st;
 	char digest[72];
 
-	fill(&c, &l, &lp, STW_COMPRESSION_GZIP);
-	CHECK_OK(stat(blob_file(&c, l.digest), &st));
+	fill(STW_COMPRESSION_GZIP);
+	CHECK_OK(stat(blob_file(l.digest), &st));
 	CHECK_EQ_INT(st.st_size, l.size);
-	file_digest(digest, blob_file(&c, l.digest));
+	file_digest(digest, blob_file(l.digest));
 	CHECK_EQ_STR(digest, l.digest);
 	CHECK_OK(stat(at("cache/blobs/sha256"), &st));
 	CHECK_EQ_INT(st.st_mode & 0777, 0700);
@@ -113,18 +111,13 @@ TEST(build_writes_the_blob)
 
 TEST(hit_reads_no_tree)
 {
-	struct blob_cache c;
-	struct stw_layer l;
-	struct stw_layer_path lp;
-	struct layer_digests d;
 	struct hash_sink h;
-	int from_cache = 0;
 
-	fill(&c, &l, &lp, STW_COMPRESSION_ZSTD);
+	fill(STW_COMPRESSION_ZSTD);
 	CHECK_OK(unlink(at("tree/data")));
 	CHECK_OK(rmdir(at("tree")));
 	CHECK_OK(hash_sink_init(&h, NULL));
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_STREAM, &l, &h.base, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_STREAM, &h.base));
 	CHECK_EQ_INT(from_cache, 1);
 	CHECK_EQ_STR(h.digest, l.digest);
 	CHECK_EQ_INT(h.bytes, l.size);
@@ -136,22 +129,17 @@ TEST(hit_reads_no_tree)
 
 TEST(size_mismatch_is_a_miss)
 {
-	struct blob_cache c;
-	struct stw_layer l;
-	struct stw_layer_path lp;
-	struct layer_digests d;
-	int from_cache = -1;
 	FILE *f;
 
-	fill(&c, &l, &lp, STW_COMPRESSION_GZIP);
-	CHECK((f = fopen(blob_file(&c, l.digest), "a")));
+	fill(STW_COMPRESSION_GZIP);
+	CHECK((f = fopen(blob_file(l.digest), "a")));
 	fputc('x', f);
 	fclose(f);
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_STREAM, &l, NULL, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_STREAM, NULL));
 	CHECK_EQ_INT(from_cache, 0);
 	CHECK_EQ_STR(d.digest, l.digest);
 	/* the synthesis replaced it with the right blob */
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_STREAM, &l, NULL, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_STREAM, NULL));
 	CHECK_EQ_INT(from_cache, 1);
 }
 
@@ -170,33 +158,28 @@ static void corrupt(const char *path)
 
 TEST(corrupt_blob_is_detected_and_removed)
 {
-	struct blob_cache c;
-	struct stw_layer l;
-	struct stw_layer_path lp;
-	struct layer_digests d;
 	struct hash_sink h;
-	int from_cache = 0;
 	char digest[72];
 
-	fill(&c, &l, &lp, STW_COMPRESSION_GZIP);
+	fill(STW_COMPRESSION_GZIP);
 	/* streaming: the digests tell the caller, and the file is gone */
-	corrupt(blob_file(&c, l.digest));
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_STREAM, &l, NULL, &d, &from_cache));
+	corrupt(blob_file(l.digest));
+	CHECK_OK(compute(BLOB_CACHE_STREAM, NULL));
 	CHECK_EQ_INT(from_cache, 1);
 	CHECK(strcmp(d.digest, l.digest) != 0);
-	CHECK(access(blob_file(&c, l.digest), F_OK) != 0);
+	CHECK(access(blob_file(l.digest), F_OK) != 0);
 	/* the next call synthesises (and keeps the right blob again) */
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_STREAM, &l, NULL, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_STREAM, NULL));
 	CHECK_EQ_INT(from_cache, 0);
 	CHECK_EQ_STR(d.digest, l.digest);
 	/* verify-first: out only ever gets the right bytes */
-	corrupt(blob_file(&c, l.digest));
+	corrupt(blob_file(l.digest));
 	CHECK_OK(hash_sink_init(&h, NULL));
 	CHECK_OK(blob_cache_write_verified(&c, &l, &h.base));
 	CHECK_EQ_STR(h.digest, l.digest);
 	CHECK_EQ_INT(h.bytes, l.size);
 	hash_sink_release(&h);
-	file_digest(digest, blob_file(&c, l.digest));
+	file_digest(digest, blob_file(l.digest));
 	CHECK_EQ_STR(digest, l.digest);
 }
 
@@ -231,32 +214,26 @@ static int has_blob(char ch)
 
 TEST(eviction_is_least_recently_used_first)
 {
-	struct blob_cache c;
-	struct stw_layer l;
-	struct stw_layer_path lp;
-	struct layer_digests d;
-	int from_cache = 0;
-
-	fill(&c, &l, &lp, STW_COMPRESSION_GZIP);
-	set_age(blob_file(&c, l.digest), 500);
+	fill(STW_COMPRESSION_GZIP);
+	set_age(blob_file(l.digest), 500);
 	old_blob('a', 1000, 400);
 	old_blob('b', 1000, 300);
 	old_blob('c', 1000, 200);
 	make_file(at("cache/blobs/sha256/incoming.1.2.tmp"), "x", 1, 0644); /* another writer's: kept */
 	/* a read makes the oldest blob the most recently used */
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_STREAM, &l, NULL, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_STREAM, NULL));
 	CHECK_EQ_INT(from_cache, 1);
 	c.max_bytes = l.size + 2000;
 	blob_cache_evict(&c);
 	CHECK(!has_blob('a'));
 	CHECK(has_blob('b') && has_blob('c'));
-	CHECK(access(blob_file(&c, l.digest), F_OK) == 0);
+	CHECK(access(blob_file(l.digest), F_OK) == 0);
 	CHECK(access(at("cache/blobs/sha256/incoming.1.2.tmp"), F_OK) == 0);
 	/* unread for longest, it goes first */
-	set_age(blob_file(&c, l.digest), 500);
+	set_age(blob_file(l.digest), 500);
 	c.max_bytes = l.size + 1000;
 	blob_cache_evict(&c);
-	CHECK(access(blob_file(&c, l.digest), F_OK) != 0);
+	CHECK(access(blob_file(l.digest), F_OK) != 0);
 	CHECK(has_blob('b') && has_blob('c'));
 	/* a temporary left by a crash a day ago is removed */
 	set_age(at("cache/blobs/sha256/incoming.1.2.tmp"), 2 * 24 * 3600);
@@ -266,50 +243,37 @@ TEST(eviction_is_least_recently_used_first)
 
 TEST(a_new_blob_evicts_older_ones)
 {
-	struct blob_cache c;
-	struct stw_layer l;
-	struct stw_layer_path lp;
-	struct layer_digests d;
-	int from_cache;
-
-	c.dir = kept(cache_dir, "cache");
+	tree_layer(STW_COMPRESSION_GZIP);
 	make_dir(at("cache"), 0700);
 	make_dir(at("cache/blobs"), 0700);
 	make_dir(at("cache/blobs/sha256"), 0700);
 	old_blob('a', 1000, 400);
 	old_blob('b', 1000, 300);
-	tree_layer(&l, &lp, STW_COMPRESSION_GZIP);
-	c.max_bytes = 1 << 20;
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_FILL, &l, NULL, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_FILL, NULL));
 	CHECK(has_blob('a') && has_blob('b'));
 	/* a cap that holds the new blob and one more: a goes */
 	c.max_bytes = d.size + 1000;
-	CHECK_OK(unlink(blob_file(&c, d.digest)));
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_FILL, &l, NULL, &d, &from_cache));
+	CHECK_OK(unlink(blob_file(d.digest)));
+	CHECK_OK(compute(BLOB_CACHE_FILL, NULL));
 	CHECK(!has_blob('a') && has_blob('b'));
-	CHECK(access(blob_file(&c, d.digest), F_OK) == 0);
+	CHECK(access(blob_file(d.digest), F_OK) == 0);
 	/* a blob bigger than the cap is not kept at all */
-	CHECK_OK(unlink(blob_file(&c, d.digest)));
+	CHECK_OK(unlink(blob_file(d.digest)));
 	c.max_bytes = d.size - 1;
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_FILL, &l, NULL, &d, &from_cache));
-	CHECK(access(blob_file(&c, d.digest), F_OK) != 0);
+	CHECK_OK(compute(BLOB_CACHE_FILL, NULL));
+	CHECK(access(blob_file(d.digest), F_OK) != 0);
 	CHECK(has_blob('b'));
 }
 
 TEST(cap_zero_and_uncompressed_are_not_cached)
 {
-	struct blob_cache c = { kept(cache_dir, "cache"), 0 };
-	struct stw_layer l;
-	struct stw_layer_path lp;
-	struct layer_digests d;
-	int from_cache;
-
-	tree_layer(&l, &lp, STW_COMPRESSION_GZIP);
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_FILL, &l, NULL, &d, &from_cache));
+	tree_layer(STW_COMPRESSION_GZIP);
+	c.max_bytes = 0;
+	CHECK_OK(compute(BLOB_CACHE_FILL, NULL));
 	CHECK(access(at("cache"), F_OK) != 0);
 	c.max_bytes = 1 << 30;
 	l.compression = STW_COMPRESSION_NONE;
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_FILL, &l, NULL, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_FILL, NULL));
 	CHECK(access(at("cache"), F_OK) != 0);
 	/* NULL: no cache at all */
 	l.compression = STW_COMPRESSION_GZIP;
@@ -319,20 +283,17 @@ TEST(cap_zero_and_uncompressed_are_not_cached)
 
 TEST(failure_to_write_is_not_an_error)
 {
-	struct blob_cache c = { kept(cache_dir, "not-a-dir/cache"), 1 << 30 };
-	struct stw_layer l, want;
-	struct stw_layer_path lp;
-	struct layer_digests d;
+	struct stw_layer want;
 	struct hash_sink h;
-	int from_cache;
 
-	tree_layer(&l, &lp, STW_COMPRESSION_GZIP);
+	tree_layer(STW_COMPRESSION_GZIP);
+	c.dir = kept(cache_dir, "not-a-dir/cache");
 	CHECK_OK(layer_compute(&l, NULL, &d));
 	want = l;
 	record(&want, &d);
 	make_file(at("not-a-dir"), "file", 4, 0644);
 	CHECK_OK(hash_sink_init(&h, NULL));
-	CHECK_OK(blob_cache_compute(&c, BLOB_CACHE_FILL, &l, &h.base, &d, &from_cache));
+	CHECK_OK(compute(BLOB_CACHE_FILL, &h.base));
 	CHECK_EQ_STR(d.digest, want.digest);
 	CHECK_EQ_STR(h.digest, want.digest);
 	hash_sink_release(&h);
