@@ -5,6 +5,12 @@
 # its 100 layers. Prints a table and writes bench/PUSH-RESULTS.md. See
 # bench/README.md.
 #
+# A cold gzip push starts from a cache that holds the blobs the build
+# compressed (a hard-linked copy of the build cache's blobs/, but no record of
+# pushed blobs): it sends them as they are, exactly as skopeo sends the OCI
+# layout's precompressed blobs. A second row pushes from an empty cache, so it
+# compresses every layer at push time.
+#
 #   bash bench/push.sh           # after make; `make bench` runs it after run.sh
 #
 # Environment:
@@ -69,8 +75,12 @@ else
 fi
 file_bytes=$(nix-store -qR "$top" | xargs -d '\n' -I{} find {} -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s }')
 
-# --- scratch: tmpfs when it has room (layouts + registry storage: ~4x the closure) ----
-need_kb=$((file_bytes * 4 / 1024 + 1048576))
+# the build keeps the whole image's compressed layers (the default cap, 4 GiB, is
+# below a large SCALE's image)
+export STOWAGE_BLOB_CACHE_MAX=$((file_bytes * 2 + (1 << 30)))
+
+# --- scratch: tmpfs when it has room (layouts, registry storage, the build's blobs: ~5x the closure) ----
+need_kb=$((file_bytes * 5 / 1024 + 1048576))
 base=/dev/shm
 if [ ! -d "$base" ] || [ ! -w "$base" ] || [ "$(df -Pk "$base" | awk 'NR == 2 { print $4 }')" -lt "$need_kb" ]; then
   base=${TMPDIR:-/tmp}
@@ -96,14 +106,16 @@ stowage=$tmp/stowage
 lifetime=$((limit + 300))   # a registry left behind dies by itself after this
 
 # --- registries ----------------------------------------------------------------
-# $tmp/registry.sh fresh DIR: stops DIR's registry if it runs (appending the CPU
-# seconds it used to DIR/cpu), empties DIR/storage and DIR/cache, starts
-# docker-registry on DIR/port of 127.0.0.1 and waits (bounded) until it answers.
+# $tmp/registry.sh fresh DIR [BLOBS]: stops DIR's registry if it runs (appending the CPU
+# seconds it used to DIR/cpu), empties DIR/storage and DIR/cache (then, with BLOBS,
+# hard-links the build cache's compressed blobs into DIR/cache/blobs: no blob
+# records), starts docker-registry on DIR/port of 127.0.0.1 and waits (bounded)
+# until it answers.
 # $tmp/registry.sh stop DIR: only the stopping part. It is hyperfine's --prepare
 # command for the cold pushes, so that every timed push meets an empty registry.
 cat >"$tmp/registry.sh" <<'EOF'
 set -u
-cmd=$1 d=$2
+cmd=$1 d=$2 seed=${3:-}
 hz=$(getconf CLK_TCK)
 stop() {
   local p c i
@@ -128,6 +140,7 @@ start() {
   port=$(cat "$d/port")
   rm -rf "$d/storage" "$d/cache"
   mkdir -p "$d/storage" "$d/cache"
+  if [ -n "$seed" ]; then cp -al "$seed" "$d/cache/blobs" || return; fi
   # a clean environment: distribution reads REGISTRY_* variables as configuration
   env -i PATH="$PATH" timeout -k 5 "$(cat "$d/lifetime")" docker-registry serve "$d/config.yml" \
     >"$d/registry.log" 2>&1 </dev/null &
@@ -144,7 +157,7 @@ start() {
 case $cmd in
 fresh) stop && start ;;
 stop) stop ;;
-*) echo "usage: registry.sh fresh|stop DIR" >&2; exit 2 ;;
+*) echo "usage: registry.sh fresh DIR [BLOBS] | stop DIR" >&2; exit 2 ;;
 esac
 EOF
 
@@ -173,7 +186,7 @@ EOF
   regs+=("$d")
   echo "$d"
 }
-fresh() { bash "$tmp/registry.sh" fresh "$1" || die "cannot start the registry in $1"; }
+fresh() { bash "$tmp/registry.sh" fresh "$@" || die "cannot start the registry in $1"; }
 stop_registry() { bash "$tmp/registry.sh" stop "$1"; }
 # registry_cpu DIR: CPU seconds the running registry has used so far
 registry_cpu() {
@@ -267,12 +280,16 @@ for c in gzip none; do
   layout[$c]=$tmp/oci-$c
   say "stowage copy ${img[$c]##*/} oci:${layout[$c]}:bench"
   t0=$(date +%s.%N)
-  timeout "$limit" "$stowage" copy "${img[$c]}" "oci:${layout[$c]}:bench" 2>"$tmp/export-$c.err" ||
+  # --no-cache: the export synthesises every layer (its time is what making the layout costs)
+  timeout "$limit" "$stowage" copy "${img[$c]}" "oci:${layout[$c]}:bench" --no-cache 2>"$tmp/export-$c.err" ||
     { cat "$tmp/export-$c.err" >&2; die "stowage copy to the OCI layout failed"; }
   export_s[$c]=$(calc "%.1f" "$(date +%s.%N) - $t0")
 done
 [ "${layers[gzip]}" = "${layers[none]}" ] || die "the gzip and none images have different layer counts"
 nlayers=${layers[gzip]}
+blobs=$tmp/build-cache/blobs/sha256   # what the gzip build compressed
+[ "$(find "$blobs" -type f -name '????????????????????????????????????????????????????????????????' | wc -l)" -ge \
+  "$(jq '[.layers[].digest] | unique | length' "${img[gzip]}")" ] || die "the gzip build did not keep its layers in $blobs"
 
 # --- cold pushes: a fresh registry for every timed run ---------------------------------
 rc=$(new_registry cold)
@@ -289,6 +306,12 @@ for c in gzip none; do
     die "the first push ($c) did not upload every layer: $(jq -c 'del(.layers)' "$tmp/verify-$c.json")"
   bytes[$c]=$(jq '.bytes_uploaded' "$tmp/verify-$c.json")
 done
+# the cold gzip rows push from the build's blobs: every layer must come from there
+fresh "$rc" "$tmp/build-cache/blobs"
+timeout "$limit" "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache" --json >"$tmp/verify-cached.json" 2>"$tmp/verify-cached.err" ||
+  { cat "$tmp/verify-cached.err" >&2; die "stowage push (gzip, blobs cached) failed"; }
+jq -e --argjson n "$nlayers" '.layers_from_cache == $n' "$tmp/verify-cached.json" >/dev/null ||
+  die "the push with the build's blobs did not send them all from the cache: $(jq -c 'del(.layers)' "$tmp/verify-cached.json")"
 stop_registry "$rc"
 # drain_rc: the CPU time of the cold registries stopped so far, added to reg_cpu_total
 drain_rc() {
@@ -297,8 +320,9 @@ drain_rc() {
 }
 drain_rc
 
-# cold NAME COMPRESSION -- COMMAND...: RUNS timed runs of COMMAND, each against
-# a fresh registry (hyperfine --prepare). Afterwards, from the last run's
+# [cold_seed=BLOBS] cold NAME COMPRESSION -- COMMAND...: RUNS timed runs of COMMAND,
+# each against a fresh registry (hyperfine --prepare; with cold_seed, a fresh
+# cache holding the build's blobs, hard-linked). Afterwards, from the last run's
 # registry: its requests, and a check that the push was complete and cold
 # (every blob uploaded, the manifest there).
 cold() {
@@ -308,7 +332,7 @@ cold() {
   : >"$rc/cpu"
   snap; b=$snap_busy o=$snap_own w=$snap_wall
   timeout "$limit" hyperfine -N --runs "$runs" --style basic --export-json "$tmp/$name.json" \
-    --prepare "bash $tmp/registry.sh fresh $rc" "$*" >"$tmp/$name.out" 2>&1 ||
+    --prepare "bash $tmp/registry.sh fresh $rc ${cold_seed:-}" "$*" >"$tmp/$name.out" 2>&1 ||
     { tail -n 20 "$tmp/$name.out" >&2; die "measurement '$name' failed or took over ${limit}s"; }
   # the last run's registry is still up: check it, then stop it (its CPU lands in $rc/cpu)
   sync_log "$rc"
@@ -328,8 +352,11 @@ cold() {
 }
 
 skopeo_cold=(skopeo copy -q --dest-tls-verify=false)
-cold cold_stowage_gzip gzip -- "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache"
-cold cold_stowage_gzip_j8 gzip -- "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache" --jobs 8
+# gzip: the blobs the build compressed are in the push's cache (as skopeo's layout holds them)
+cold_seed=$tmp/build-cache/blobs cold cold_stowage_gzip gzip -- "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache"
+cold_seed=$tmp/build-cache/blobs cold cold_stowage_gzip_j8 gzip -- "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache" --jobs 8
+# ... and from an empty cache: every layer synthesised and deflated at push time
+cold cold_stowage_gzip_nocache gzip -- "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache"
 cold cold_skopeo_gzip gzip -- "${skopeo_cold[@]}" "oci:${layout[gzip]}:bench" "docker://$dest"
 cold cold_stowage_none none -- "$stowage" push "${img[none]}" "$dest" --cache-dir "$rc/cache"
 cold cold_stowage_none_j8 none -- "$stowage" push "${img[none]}" "$dest" --cache-dir "$rc/cache" --jobs 8
@@ -432,7 +459,7 @@ say "one more run of a few pushes under perf / strace"
 declare -A look
 if [ "$have_perf" = 1 ]; then
   fresh "$rc"; look[perf_cold_none]=$(perf_dso perf_cold_none "$stowage" push "${img[none]}" "$dest" --cache-dir "$rc/cache")
-  fresh "$rc"; look[perf_cold_gzip]=$(perf_dso perf_cold_gzip "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache")
+  fresh "$rc" "$tmp/build-cache/blobs"; look[perf_cold_gzip]=$(perf_dso perf_cold_gzip "$stowage" push "${img[gzip]}" "$dest" --cache-dir "$rc/cache")
   look[perf_noop]=$(perf_dso perf_noop $noop_cmd_stowage)
   look[perf_noop_notls]=$(perf_dso perf_noop_notls $noop_cmd_stowage --tls-verify=false)
 fi
@@ -465,6 +492,7 @@ crow() {   # NAME COMPRESSION LABEL NOTES
 }
 r_gzip=$(ratio cold_skopeo_gzip cold_stowage_gzip)
 r_gzip_j8=$(ratio cold_skopeo_gzip cold_stowage_gzip_j8)
+r_gzip_nocache=$(ratio cold_skopeo_gzip cold_stowage_gzip_nocache)
 r_none=$(ratio cold_skopeo_none cold_stowage_none)
 r_none_j8=$(ratio cold_skopeo_none cold_stowage_none_j8)
 verdict() { awk -v r="$1" 'BEGIN { print (r >= 1.5) ? "meets the 1.5x target" : "below the 1.5x target" }'; }
@@ -472,8 +500,9 @@ verdict() { awk -v r="$1" 'BEGIN { print (r >= 1.5) ? "meets the 1.5x target" : 
 cold_table() {
   row "cold push ($nlayers layers)" "median s" "min-max s" "others' CPU" "MB/s" "client CPU s" "registry CPU s" "machine busy" "notes"
   row "---" "---:" "---:" "---:" "---:" "---:" "---:" "---:" "---"
-  crow cold_stowage_gzip gzip "**stowage push, gzip** (--jobs 4, default)" "**skopeo/stowage $r_gzip** ($(verdict "$r_gzip")); requests: $(reqs cold_stowage_gzip)"
-  crow cold_stowage_gzip_j8 gzip "stowage push, gzip, --jobs 8" "skopeo/stowage $r_gzip_j8; $(ratio cold_stowage_gzip_j8 cold_stowage_gzip) x --jobs 4"
+  crow cold_stowage_gzip gzip "**stowage push, gzip** (--jobs 4, default; the build's blobs cached)" "**skopeo/stowage $r_gzip** ($(verdict "$r_gzip")); sends the blobs the build compressed, as skopeo sends the layout's; requests: $(reqs cold_stowage_gzip)"
+  crow cold_stowage_gzip_j8 gzip "stowage push, gzip, --jobs 8 (blobs cached)" "skopeo/stowage $r_gzip_j8; $(ratio cold_stowage_gzip_j8 cold_stowage_gzip) x --jobs 4"
+  crow cold_stowage_gzip_nocache gzip "stowage push, gzip, blobs not cached (compresses at push time)" "skopeo/stowage $r_gzip_nocache; $(ratio cold_stowage_gzip_nocache cold_stowage_gzip) x with the blobs cached"
   crow cold_skopeo_gzip gzip "skopeo copy oci: (gzip layout)" "requests: $(reqs cold_skopeo_gzip)"
   crow cold_stowage_none none "**stowage push, none** (--jobs 4, default)" "**skopeo/stowage $r_none** ($(verdict "$r_none")); requests: $(reqs cold_stowage_none)"
   crow cold_stowage_none_j8 none "stowage push, none, --jobs 8" "skopeo/stowage $r_none_j8; $(ratio cold_stowage_none_j8 cold_stowage_none) x --jobs 4"
@@ -514,7 +543,7 @@ look_lines() {
     [ -n "${look[$k]:-}" ] || continue
     case $k in
     perf_cold_none) label="perf, stowage CPU by library, cold push (none)" ;;
-    perf_cold_gzip) label="perf, stowage CPU by library, cold push (gzip)" ;;
+    perf_cold_gzip) label="perf, stowage CPU by library, cold push (gzip, the build's blobs cached)" ;;
     perf_noop) label="perf, stowage CPU by library, no-op re-push" ;;
     perf_noop_notls) label="perf, stowage CPU by library, no-op re-push with --tls-verify=false" ;;
     strace_cold_none) label="strace -c -f, cold push (none), top syscalls by time" ;;
@@ -539,16 +568,18 @@ jobs_note() {
 per_gb() { calc "%.1f" "$(cat "$tmp/$1.regcpu") / (${bytes[$2]} / 1e9)"; }
 notes() {
   cat <<EOF
-- **gzip, skopeo/stowage $r_gzip ($(verdict "$r_gzip"))**: the two do different work. stowage
-  deflates every layer again while it pushes (client CPU $(cli cold_stowage_gzip) s; perf puts most
-  of it in libz, see below); skopeo only reads and sends the gzip blobs that the untimed
-  \`stowage copy\` to the layout had made (that export took ${export_s[gzip]} s; export + skopeo
-  push = $with_export s, $(calc "%.2f" "$with_export / $(median cold_stowage_gzip)") x stowage's push). With $ncpu cores, the
-  deflate work bounds a gzip push from the store; the 1.5x target is out of reach for gzip
-  unless compressed layers are kept somewhere after the build (the design keeps none), or
-  compression gets cheaper: zlib level 4 now (was 6) halves the deflate work on real binaries,
-  but the bench closure's binaries are random bytes, where every level costs about the same;
-  \`--compression zstd\` is several times cheaper (bench/RESULTS.md, "Compression").
+- **gzip, skopeo/stowage $r_gzip ($(verdict "$r_gzip"))**: the cold push sends the blobs the build
+  already compressed (\`stowage build\` keeps them in the cache's blobs/; each timed push starts
+  from a hard-linked copy of them and no record of pushed blobs), exactly as skopeo sends the
+  OCI layout's precompressed blobs: both read, hash and send (client CPU: stowage
+  $(cli cold_stowage_gzip) s, skopeo $(cli cold_skopeo_gzip) s).
+- **gzip, blobs not cached, skopeo/stowage $r_gzip_nocache**: from an empty cache stowage deflates
+  every layer again while it pushes (client CPU $(cli cold_stowage_gzip_nocache) s, mostly libz) and
+  keeps the blobs for the next push; skopeo's layout was made by the untimed \`stowage copy\`
+  (that export took ${export_s[gzip]} s; export + skopeo push = $with_export s,
+  $(calc "%.2f" "$with_export / $(median cold_stowage_gzip_nocache)") x this push). zlib level 4 (was 6) halves the deflate work
+  on real binaries, but the bench closure's binaries are random bytes, where every level costs
+  about the same; \`--compression zstd\` is several times cheaper (bench/RESULTS.md, "Compression").
 - **none, skopeo/stowage $r_none ($(verdict "$r_none"))**: the same bytes go over the wire.
   stowage uses $(cli cold_stowage_none) s of CPU per push, skopeo $(cli cold_skopeo_none) s. The registry
   needs about $(per_gb cold_stowage_none none) CPU-s per GB it receives (hashing and writing the blobs:
@@ -579,7 +610,7 @@ notes() {
 EOF
 }
 
-stowage_cmd_doc="build/stowage push IMG.json 127.0.0.1:PORT/large:1 --cache-dir EMPTY_DIR [--jobs 8]"
+stowage_cmd_doc="build/stowage push IMG.json 127.0.0.1:PORT/large:1 --cache-dir DIR [--jobs 8]"
 {
   cat <<EOF
 # Benchmark results: stowage push to a local registry
@@ -623,14 +654,17 @@ $(cat "$tmp/noop.md")
 
 - Registry: \`docker-registry serve config.yml\` on 127.0.0.1 (a free port), plain HTTP, no auth,
   filesystem storage in the scratch directory, access log on (log level warn). For the cold rows,
-  hyperfine's \`--prepare\` stops the registry, deletes its storage and the stowage \`--cache-dir\`,
+  hyperfine's \`--prepare\` stops the registry, deletes its storage and the stowage \`--cache-dir\`
+  (for the gzip rows with cached blobs: then hard-links the build cache's blobs/ into it),
   starts a new one and waits until it answers \`GET /v2/\`: every timed push meets an empty
   registry. After the last run the script checks it: the manifest \`large:1\` is there and
   $((nlayers + 1)) blob uploads were completed (so no blob was skipped or mounted).
-- stowage: \`$stowage_cmd_doc\`. stowage has no copy of the
-  blobs: it **synthesises every layer from the store while it uploads it** (tar, compression,
-  sha256 on the fly), so its time includes all of the layer making; for gzip that is the
-  whole deflate work again (the image JSON only records digests).
+- stowage: \`$stowage_cmd_doc\`. For the gzip rows (but the one "not cached"), DIR holds
+  the compressed blobs \`stowage build\` kept (a hard-linked copy of blobs/, no record of
+  pushed blobs): the push **reads, hashes and sends those blobs**, as skopeo does the layout's.
+  Otherwise (none, and gzip "not cached", from an empty DIR) it **synthesises every layer from
+  the store while it uploads it** (tar, compression, sha256 on the fly), so its time includes all
+  of the layer making; for gzip that is the whole deflate work again.
 - skopeo: \`skopeo copy -q --dest-tls-verify=false oci:DIR:bench docker://127.0.0.1:PORT/large:1\`.
   skopeo **reads the pre-made OCI layout**: the blobs exist already, so it only reads,
   verifies and sends them. The export took ${export_s[gzip]} s (gzip) / ${export_s[none]} s (none) above,
@@ -679,6 +713,7 @@ if [ -n "${FIGURES:-}" ]; then
   {
     echo "push_none_ratio=$r_none"
     echo "push_gzip_ratio=$r_gzip"
+    echo "push_gzip_nocache_ratio=$r_gzip_nocache"
     echo "push_none_s=$(fmt cold_stowage_none)"
     echo "push_skopeo_none_s=$(fmt cold_skopeo_none)"
     echo "noop_ms=$(fmt_ms noop_stowage)"

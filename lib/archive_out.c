@@ -1,4 +1,5 @@
 #include "archive_out.h"
+#include "blob_cache.h"
 #include "digest.h"
 #include "error.h"
 #include "layer_tar.h"
@@ -27,7 +28,9 @@ static int seen_before(const struct stw_image *img, size_t i, int compressed)
 	return 0;
 }
 
-static int layer_member(struct sink *out, const struct stw_layer *l, const char *name, int compressed)
+/* blobs: where a compressed layer may already be; NULL for a tar */
+static int layer_member(struct sink *out, const struct stw_layer *l, const char *name,
+			const struct blob_cache *blobs, int compressed)
 {
 	struct limit_sink limit;
 	uint64_t size = compressed ? l->size : l->tar_size;
@@ -39,7 +42,8 @@ static int layer_member(struct sink *out, const struct stw_layer *l, const char 
 	if (tar_write_file_header(out, name, size) < 0)
 		return -1;
 	limit_sink_init(&limit, size, what, out);
-	if ((compressed ? layer_write_verified(l, &limit.base) : layer_write_tar_verified(l, &limit.base)) < 0)
+	if ((compressed ? blob_cache_write_verified(blobs, l, &limit.base) : layer_write_tar_verified(l, &limit.base)) <
+	    0)
 		return -1;
 	return tar_write_padding(out, size);
 }
@@ -63,7 +67,7 @@ int docker_archive_write(const struct stw_image *img, const char *repo_tag, stru
 		if (tar_write_dir_header(out, name) < 0)
 			goto out;
 		snprintf(name, sizeof(name), "%s/layer.tar", l->diff_id + 7);
-		if (layer_member(out, l, name, 0) < 0)
+		if (layer_member(out, l, name, NULL, 0) < 0)
 			goto out;
 		if (stats) {
 			stats->blobs_written++;
@@ -82,8 +86,9 @@ out:
 }
 
 int oci_archive_write(const struct stw_image *img, const char *tag, struct sink *out,
-		      struct stw_copy_stats *stats)
+		      const struct stw_copy_options *opts, struct stw_copy_stats *stats)
 {
+	struct blob_cache blobs = { opts ? opts->cache_dir : NULL, opts ? opts->blob_cache_max : 0 };
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	char name[96], digest[STW_DIGEST_LEN + 1], *manifest = NULL, *index = NULL;
 	int ret = -1;
@@ -100,7 +105,7 @@ int oci_archive_write(const struct stw_image *img, const char *tag, struct sink 
 		if (seen_before(img, i, 1))
 			continue;
 		snprintf(name, sizeof(name), "blobs/sha256/%s", img->layers[i].digest + 7);
-		if (layer_member(out, &img->layers[i], name, 1) < 0)
+		if (layer_member(out, &img->layers[i], name, &blobs, 1) < 0)
 			goto out;
 		if (stats) {
 			stats->blobs_written++;

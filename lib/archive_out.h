@@ -10,7 +10,9 @@
 
 int docker_archive_write(const struct stw_image *img, const char *repo_tag, struct sink *out,
 			 struct stw_copy_stats *stats);
+/* Compressed layers come from opts' blob cache when it holds them
+ * (opts may be NULL). */
 int oci_archive_write(const struct stw_image *img, const char *tag, struct sink *out,
-		      struct stw_copy_stats *stats);
+		      const struct stw_copy_options *opts, struct stw_copy_stats *stats);
 
 #endif

@@ -2,9 +2,11 @@
  * stw_build: lower layers first (deduplicated by digest), then the store
  * paths of the closure that no lower layer holds, grouped by the layering
  * strategy, then one layer with the copy-to-root trees on top. Layer
- * digests are computed in parallel, each through the digest cache.
+ * digests are computed in parallel, each through the digest cache; a
+ * compressed layer computed is kept in the blob cache for push and copy.
  */
 #include "stowage/build.h"
+#include "blob_cache.h"
 #include "digest_cache.h"
 #include "error.h"
 #include "layer_lanes.h"
@@ -285,6 +287,8 @@ static int compute_layer(void *ctx, size_t index)
 	struct layer_digests d;
 	char key[72];
 	const char *cache = b->opts->cache_dir;
+	const struct blob_cache blobs = { cache, b->opts->blob_cache_max };
+	int from_cache;
 
 	if (cache && digest_cache_key(key, l, b->store_dir) < 0)
 		return -1;
@@ -296,7 +300,8 @@ static int compute_layer(void *ctx, size_t index)
 		b->deferred[atomic_fetch_add(&b->deferred_count, 1)] = index;
 		return 0;
 	} else {
-		if (layer_compute(l, NULL, &d) < 0)
+		/* FILL: a layer from --layer may still carry its old digest */
+		if (blob_cache_compute(&blobs, BLOB_CACHE_FILL, l, NULL, &d, &from_cache) < 0)
 			return -1;
 		atomic_fetch_add(&b->computed, 1);
 		atomic_fetch_add(&b->bytes_hashed, d.tar_size);

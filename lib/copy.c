@@ -16,7 +16,7 @@ enum archive_kind { DOCKER_ARCHIVE, OCI_ARCHIVE };
 
 /* Written beside FILE and renamed into place when complete. */
 static int write_archive_file(const struct stw_image *img, enum archive_kind kind, const char *file,
-			      const char *ref, struct stw_copy_stats *stats)
+			      const char *ref, const struct stw_copy_options *opts, struct stw_copy_stats *stats)
 {
 	struct atomic_file f;
 	struct fd_sink out;
@@ -28,7 +28,7 @@ static int write_archive_file(const struct stw_image *img, enum archive_kind kin
 	if (fd_sink_init(&out, f.fd, file) < 0)
 		goto out;
 	if ((kind == DOCKER_ARCHIVE ? docker_archive_write(img, ref, &out.base, stats)
-				    : oci_archive_write(img, ref, &out.base, stats)) < 0)
+				    : oci_archive_write(img, ref, &out.base, opts, stats)) < 0)
 		goto out;
 	ret = atomic_file_commit(&f);
 out:
@@ -101,11 +101,12 @@ int stw_copy(const struct stw_image *img, const char *dest, const struct stw_cop
 	} else if (!strncmp(dest, "oci-archive:", 12)) {
 		if (split_transport(&path, &rest, dest + 12) < 0)
 			goto out;
-		ret = write_archive_file(img, OCI_ARCHIVE, path, rest ? rest : img->tag ? img->tag : "latest", stats);
+		ret = write_archive_file(img, OCI_ARCHIVE, path, rest ? rest : img->tag ? img->tag : "latest", opts,
+					 stats);
 	} else if (!strncmp(dest, "docker-archive:", 15)) {
 		if (split_transport(&path, &rest, dest + 15) < 0 || docker_ref(&ref, img, rest) < 0)
 			goto out;
-		ret = write_archive_file(img, DOCKER_ARCHIVE, path, ref, stats);
+		ret = write_archive_file(img, DOCKER_ARCHIVE, path, ref, opts, stats);
 	} else if (!strncmp(dest, "docker-daemon:", 14)) {
 		if (docker_ref(&ref, img, dest + 14) < 0)
 			goto out;

@@ -68,18 +68,23 @@ static const char *first_path(const struct stw_layer *layer)
 	return layer->path_count ? layer->paths[0].path : "(empty layer)";
 }
 
+int layer_check_digests(const struct stw_layer *layer, const struct layer_digests *d)
+{
+	if (strcmp(d->diff_id, layer->diff_id) != 0 || strcmp(d->digest, layer->digest) != 0 ||
+	    d->size != layer->size)
+		return stw_error("layer %s holding '%s' no longer matches its recorded digest "
+				 "(content now %s): rebuild the image",
+				 layer->digest, first_path(layer), d->digest);
+	return 0;
+}
+
 int layer_write_verified(const struct stw_layer *layer, struct sink *blob_out)
 {
 	struct layer_digests d;
 
 	if (layer_compute(layer, blob_out, &d) < 0)
 		return -1;
-	if (strcmp(d.diff_id, layer->diff_id) != 0 || strcmp(d.digest, layer->digest) != 0 ||
-	    d.size != layer->size)
-		return stw_error("layer %s holding '%s' no longer matches its recorded digest "
-				 "(content now %s): rebuild the image",
-				 layer->digest, first_path(layer), d.digest);
-	return 0;
+	return layer_check_digests(layer, &d);
 }
 
 int layer_write_tar_verified(const struct stw_layer *layer, struct sink *out)

@@ -22,6 +22,10 @@ struct layer_digests {
  * (may be NULL: digests only) and reports its digests. */
 int layer_compute(const struct stw_layer *layer, struct sink *blob_out, struct layer_digests *out);
 
+/* 0 when d are the digests recorded in layer, else an error naming the
+ * layer (content changed since the build). */
+int layer_check_digests(const struct stw_layer *layer, const struct layer_digests *d);
+
 /* As layer_compute, then fails naming the layer unless the digests equal
  * the ones recorded in layer (content changed since the build). */
 int layer_write_verified(const struct stw_layer *layer, struct sink *blob_out);

@@ -7,6 +7,7 @@
  */
 #include "oci_layout.h"
 #include "atomic_file.h"
+#include "blob_cache.h"
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
@@ -31,6 +32,7 @@
 struct layout_job {
 	const struct stw_image *img;
 	const char *dir;
+	struct blob_cache blobs; /* compressed layers already made */
 	atomic_size_t written, present;
 	atomic_uint_fast64_t bytes;
 };
@@ -86,7 +88,7 @@ static int write_layer_blob(void *ctx, size_t index)
 		goto out;
 	}
 	if (atomic_file_open(&f, path.data) < 0 || fd_sink_init(&out, f.fd, path.data) < 0 ||
-	    layer_write_verified(l, &out.base) < 0 || atomic_file_commit(&f) < 0)
+	    blob_cache_write_verified(&j->blobs, l, &out.base) < 0 || atomic_file_commit(&f) < 0)
 		goto out;
 	atomic_fetch_add(&j->written, 1);
 	atomic_fetch_add(&j->bytes, l->size);
@@ -209,6 +211,8 @@ static int write_layout(const struct stw_image *img, const char *dir, const char
 	atomic_init(&j.written, 0);
 	atomic_init(&j.present, 0);
 	atomic_init(&j.bytes, 0);
+	if (opts)
+		j.blobs = (struct blob_cache){ opts->cache_dir, opts->blob_cache_max };
 	if (make_dirs(dir) < 0 || buf_addf(&path, "%s/oci-layout", dir) < 0)
 		goto out;
 	if (access(path.data, F_OK) != 0 &&

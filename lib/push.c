@@ -4,11 +4,15 @@
  * knows one, or uploaded: the layer is synthesised by a producer thread
  * into a socket pair, streamed to the registry in one PATCH while being
  * hashed, and the upload is only finished (PUT ?digest=) when the digest
- * equals the recorded one; otherwise the session is cancelled. Blobs go
- * in parallel; the manifest goes last, with exact bytes.
+ * equals the recorded one; otherwise the session is cancelled. A
+ * compressed layer the blob cache holds is streamed from there instead of
+ * synthesised; a cached copy found corrupt is deleted, its session
+ * cancelled, and the layer synthesised in a fresh one. Blobs go in
+ * parallel; the manifest goes last, with exact bytes.
  */
 #include "stowage/registry.h"
 #include "stowage/copy.h"
+#include "blob_cache.h"
 #include "blob_record.h"
 #include "buf.h"
 #include "digest.h"
@@ -43,6 +47,8 @@ struct push {
 	char *scope;
 	struct stw_push_result *result;
 	atomic_uint_fast64_t uploaded, skipped, mounted;
+	atomic_size_t from_cache;
+	struct blob_cache blobs;
 };
 
 /* ---- progress ---- */
@@ -176,6 +182,8 @@ out:
 
 struct producer {
 	const struct stw_layer *layer;
+	const struct blob_cache *blobs;
+	int from_cache;
 	int fd;
 	uint64_t skip; /* bytes the registry already has: hashed, not sent */
 	struct layer_digests digests;
@@ -250,7 +258,9 @@ static void *produce(void *arg)
 	struct producer *pr = arg;
 	struct socket_sink out = { { socket_write, socket_finish, NULL }, pr, malloc(SOCKET_SINK_BUFFER), 0 };
 
-	pr->result = out.buffer ? layer_compute(pr->layer, &out.base, &pr->digests) : stw_error("out of memory");
+	pr->result = out.buffer ? blob_cache_compute(pr->blobs, BLOB_CACHE_STREAM, pr->layer, &out.base, &pr->digests,
+						     &pr->from_cache)
+				: stw_error("out of memory");
 	free(out.buffer);
 	if (pr->result < 0)
 		snprintf(pr->error, sizeof(pr->error), "%s", stw_error_last());
@@ -301,7 +311,7 @@ static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l,
 	struct http_request req = { .method = "PATCH", .content_type = "application/octet-stream",
 				    .url = location, .reader = read_stream };
 	struct http_response resp;
-	struct producer pr = { .layer = l, .fd = -1, .skip = have };
+	struct producer pr = { .layer = l, .blobs = &p->blobs, .fd = -1, .skip = have };
 	char range[64];
 	pthread_t thread;
 	int fds[2] = { -1, -1 }, ret = -1, rc;
@@ -355,11 +365,14 @@ static int upload_layer_once(struct push *p, void *h, const struct stw_layer *l,
 			  l->digest, l->path_count ? l->paths[0].path : "(empty layer)",
 			  pr.result < 0 ? "unknown" : pr.digests.digest);
 		cancel_upload(p, h, next ? next : location);
+		*retry = pr.from_cache; /* the corrupt cached copy is gone: synthesise it afresh */
 		goto out;
 	}
 	ret = finish_upload(p, h, next ? next : location, l->digest, NULL, 0);
 	if (ret < 0 && have)
 		*retry = 1; /* a resumed session the registry would not finish: start afresh */
+	if (ret == 0 && pr.from_cache)
+		atomic_fetch_add(&p->from_cache, 1);
 out:
 	if (fds[0] >= 0)
 		close(fds[0]);
@@ -582,6 +595,8 @@ static int push_image(struct stw_push_result *out, const struct stw_image *img, 
 	atomic_init(&p.uploaded, 0);
 	atomic_init(&p.skipped, 0);
 	atomic_init(&p.mounted, 0);
+	atomic_init(&p.from_cache, 0);
+	p.blobs = (struct blob_cache){ opts->cache_dir, opts->blob_cache_max };
 	if (!img->has_config) {
 		stw_error("a layer JSON has no config: use stowage build to make an image");
 		goto out;
@@ -623,6 +638,7 @@ static int push_image(struct stw_push_result *out, const struct stw_image *img, 
 		goto out;
 done:
 	out->bytes_uploaded = atomic_load(&p.uploaded);
+	out->layers_from_cache = atomic_load(&p.from_cache);
 	out->bytes_skipped = atomic_load(&p.skipped);
 	out->bytes_mounted = atomic_load(&p.mounted);
 	ret = 0;

@@ -376,6 +376,8 @@ int build_main(int argc, char **argv, int image, const char *help)
 	    (rc = resolve_paths(&roots, &c.roots, "root", 0, o.store_dir)))
 		goto out;
 	o.cache_dir = c.no_cache ? NULL : c.cache_dir ? c.cache_dir : cli_default_cache_dir(cache_buf, sizeof(cache_buf));
+	if ((rc = cli_blob_cache_max(&o.blob_cache_max)))
+		goto out;
 	if (stw_graph_new(&closure) < 0 ||
 	    (rc = collect_closure(closure, &c, &paths, &roots, o.store_dir, o.cache_dir)))
 		goto out;

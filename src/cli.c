@@ -1,8 +1,10 @@
 #include "cli.h"
 #include "stowage/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,29 @@ const char *cli_default_cache_dir(char *buf, size_t len)
 	else
 		return NULL;
 	return buf;
+}
+
+int cli_blob_cache_max(uint64_t *out)
+{
+	static const char suffixes[] = "KMG";
+	const char *text = getenv("STOWAGE_BLOB_CACHE_MAX"), *unit;
+	unsigned long long n;
+	char *end;
+
+	*out = 4ULL << 30;
+	if (!text || !*text)
+		return 0;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	unit = *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
+	if (errno || !isdigit((unsigned char)*text) || (*end && (!unit || end[1])) ||
+	    (unit && n > (ULLONG_MAX >> (10 * (unit - suffixes + 1))))) {
+		fprintf(stderr, "stowage: STOWAGE_BLOB_CACHE_MAX='%s' is not a size (bytes, or with K, M or G)\n",
+			text);
+		return EXIT_USAGE;
+	}
+	*out = unit ? n << (10 * (unit - suffixes + 1)) : n;
+	return 0;
 }
 
 void cli_format_bytes(char *out, size_t len, unsigned long long bytes)

@@ -3,6 +3,7 @@
 #define STW_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define EXIT_USAGE 2
 
@@ -34,6 +35,10 @@ void cli_zero_json_memory(void);
 /* $XDG_CACHE_HOME/stowage, else ~/.cache/stowage; NULL where there is no
  * home (a Nix builder's /homeless-shelter): no cache then. */
 const char *cli_default_cache_dir(char *buf, size_t len);
+/* The cap of the blob cache: $STOWAGE_BLOB_CACHE_MAX (bytes, or with a
+ * K, M or G suffix; 0 turns the cache off), else 4 GiB. Returns 0, or
+ * EXIT_USAGE after saying what is wrong with the variable. */
+int cli_blob_cache_max(uint64_t *out);
 
 /* Human-readable byte counts: "1.5 MiB". */
 void cli_format_bytes(char *out, size_t len, unsigned long long bytes);

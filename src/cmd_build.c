@@ -32,8 +32,9 @@ static const char help[] =
 	"other:\n"
 	"  -o, --output FILE      where to write the JSON (default stdout)\n"
 	"  --store-dir DIR        default /nix/store\n"
-	"  --cache-dir DIR        digest cache (default $XDG_CACHE_HOME/stowage)\n"
-	"  --no-cache             compute every digest from content\n"
+	"  --cache-dir DIR        digest cache, and the compressed layers made, for push and\n"
+	"                         copy (default $XDG_CACHE_HOME/stowage; $STOWAGE_BLOB_CACHE_MAX)\n"
+	"  --no-cache             compute every digest from content, keep no layer\n"
 	"  --jobs N               layers hashed in parallel (default: one per core)\n"
 	"  --json                 print a machine-readable summary on stdout\n";
 

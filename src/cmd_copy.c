@@ -14,7 +14,8 @@ static const char help[] =
 	"\n"
 	"Delivers an image. Layers are synthesised from the store while they are\n"
 	"written and hashed on the fly; if content no longer matches the recorded\n"
-	"digests the copy fails and leaves no partial destination.\n"
+	"digests the copy fails and leaves no partial destination. A compressed\n"
+	"layer the cache holds (stowage build kept it) is sent as it is instead.\n"
 	"\n"
 	"destinations (skopeo's transport names):\n"
 	"  oci:DIR[:TAG]                   OCI image layout, created or updated\n"
@@ -45,7 +46,12 @@ int cmd_copy(int argc, char **argv)
 		return cli_usage("copy", "expected IMAGE.json and DEST");
 	if (!strncmp(argv[optind + 1], "docker://", 9))
 		return push_run(argv[optind], argv[optind + 1] + 9, &args);
+	if ((rc = registry_args_finish(&args)))
+		return rc;
+	rc = 1;
 	o.jobs = args.opts.jobs;
+	o.cache_dir = args.opts.cache_dir;
+	o.blob_cache_max = args.opts.blob_cache_max;
 	json = args.json;
 	if (!strcmp(argv[optind + 1], "-") && isatty(1))
 		return cli_fail("refusing to write an image archive to a terminal: redirect stdout");

@@ -260,7 +260,8 @@ int cmd_release(int argc, char **argv)
 	}
 	if (!c.reg.opts.docker_format && (rc = standard_annotations(&c, tags[0])))
 		goto out;
-	registry_args_finish(&c.reg);
+	if ((rc = registry_args_finish(&c.reg)))
+		goto out;
 	image_count = (size_t)(argc - optind);
 	images = calloc(image_count, sizeof(*images));
 	if (!images) {

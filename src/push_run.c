@@ -20,10 +20,10 @@ static int print_json(const struct stw_push_result *r)
 			json_object_set_new(l, "mounted_from", json_string(b->mounted_from));
 		json_array_append_new(layers, l);
 	}
-	out = json_pack("{s:s+,s:s,s:I,s:I,s:I,s:o,s:{s:s,s:s}}", "destination", "docker://", r->reference,
+	out = json_pack("{s:s+,s:s,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s}}", "destination", "docker://", r->reference,
 			"manifest_digest", r->manifest_digest, "bytes_uploaded", (json_int_t)r->bytes_uploaded,
 			"bytes_skipped", (json_int_t)r->bytes_skipped, "bytes_mounted", (json_int_t)r->bytes_mounted,
-			"layers", layers, "config", "digest", r->config.digest, "action",
+			"layers_from_cache", (json_int_t)r->layers_from_cache, "layers", layers, "config", "digest", r->config.digest, "action",
 			stw_blob_action_name(r->config.action));
 	text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(out);
@@ -54,7 +54,8 @@ int push_run(const char *image_path, const char *ref, struct registry_args *args
 	struct progress_view view;
 	int rc;
 
-	registry_args_finish(args);
+	if ((rc = registry_args_finish(args)))
+		return rc;
 	progress_view_init(&view);
 	if (!args->json) {
 		args->opts.progress = progress_view_update;

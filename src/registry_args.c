@@ -59,6 +59,7 @@ int registry_args_option(struct registry_args *a, int opt, const char *arg, cons
 		snprintf(a->cache_dir, sizeof(a->cache_dir), "%s", arg);
 		a->opts.cache_dir = a->cache_dir;
 		return 1;
+	case OPT_REG_NO_CACHE: a->no_cache = 1; return 1;
 	case OPT_REG_JSON: a->json = 1; return 1;
 	default: return 0;
 	}
@@ -91,7 +92,7 @@ int registry_args_parse(struct registry_args *a, int argc, char **argv, const ch
 	return 0;
 }
 
-void registry_args_finish(struct registry_args *a)
+int registry_args_finish(struct registry_args *a)
 {
 	const char *env_file = getenv("REGISTRY_AUTH_FILE");
 	size_t n = 0;
@@ -104,6 +105,9 @@ void registry_args_finish(struct registry_args *a)
 		a->auth_files[n++] = a->docker_config;
 	a->opts.auth_files = a->auth_files;
 	a->opts.auth_file_count = n;
+	if (a->no_cache)
+		a->opts.cache_dir = NULL;
+	return cli_blob_cache_max(&a->opts.blob_cache_max);
 }
 
 int registry_args_write_digest(const struct registry_args *a, const char *digest)

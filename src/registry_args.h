@@ -10,7 +10,7 @@
 
 enum {
 	OPT_REG_CREDS = 1000, OPT_REG_AUTHFILE, OPT_REG_CERT_DIR, OPT_REG_TLS_VERIFY, OPT_REG_JOBS,
-	OPT_REG_FORMAT, OPT_REG_DIGESTFILE, OPT_REG_CACHE_DIR, OPT_REG_JSON,
+	OPT_REG_FORMAT, OPT_REG_DIGESTFILE, OPT_REG_CACHE_DIR, OPT_REG_NO_CACHE, OPT_REG_JSON,
 };
 
 #define REGISTRY_LONG_OPTIONS                                                                              \
@@ -22,6 +22,7 @@ enum {
 	{ "format", required_argument, NULL, OPT_REG_FORMAT },                                             \
 	{ "digestfile", required_argument, NULL, OPT_REG_DIGESTFILE },                                     \
 	{ "cache-dir", required_argument, NULL, OPT_REG_CACHE_DIR },                                       \
+	{ "no-cache", no_argument, NULL, OPT_REG_NO_CACHE },                                               \
 	{ "json", no_argument, NULL, OPT_REG_JSON }
 
 #define REGISTRY_OPTIONS_HELP                                                                              \
@@ -34,7 +35,9 @@ enum {
 	"  --jobs N              blobs in parallel (default 4)\n"                                          \
 	"  --format oci|v2s2     manifest media types (default oci)\n"                                     \
 	"  --digestfile FILE     write the manifest digest to FILE\n"                                      \
-	"  --cache-dir DIR       record of pushed blobs, for cross-repository mounts\n"                    \
+	"  --cache-dir DIR       record of pushed blobs (cross-repository mounts) and the compressed\n"   \
+	"                        layers stowage build made, sent as they are (default ~/.cache/stowage)\n" \
+	"  --no-cache            neither read nor write the cache directory\n"                            \
 	"  --json                print the result as JSON on stdout\n"
 
 struct registry_args {
@@ -43,7 +46,7 @@ struct registry_args {
 	char docker_config[PATH_MAX];
 	char cache_dir[PATH_MAX];
 	const char *digestfile;
-	int json;
+	int json, no_cache;
 };
 
 /* Defaults from the environment (the library never reads it). */
@@ -55,8 +58,9 @@ int registry_args_option(struct registry_args *a, int opt, const char *arg, cons
  * on, -1 when --help was printed (exit 0), or the exit code of a usage
  * error. */
 int registry_args_parse(struct registry_args *a, int argc, char **argv, const char *cmd, const char *help);
-/* Finalises the auth file list after parsing. */
-void registry_args_finish(struct registry_args *a);
+/* Finalises the auth file list and the cache after parsing. Returns 0, or
+ * the exit code of a bad $STOWAGE_BLOB_CACHE_MAX (said on stderr). */
+int registry_args_finish(struct registry_args *a);
 
 /* Writes a digest to --digestfile if given; prints one error line on failure. */
 int registry_args_write_digest(const struct registry_args *a, const char *digest);

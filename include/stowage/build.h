@@ -52,6 +52,8 @@ struct stw_build_options {
 	const struct stw_perm_rule *perms;
 	size_t perm_count;
 	const char *cache_dir;            /* NULL: no digest cache */
+	uint64_t blob_cache_max;          /* compressed layers kept in cache_dir/blobs for push and
+					     copy, at most this many bytes; 0: none */
 	int jobs;                         /* parallel layer hashing; <= 0: one per core */
 	const struct stw_image_config *config; /* NULL: a layer JSON */
 	const char *name, *tag;

@@ -18,6 +18,8 @@ struct stw_copy_options {
 	int jobs;   /* parallel layer writers for oci:; <= 0: one per core */
 	int out_fd; /* where "-" writes */
 	const char *docker_host; /* docker-daemon:'s socket, "unix:///path"; NULL: "unix:///var/run/docker.sock" */
+	const char *cache_dir;   /* compressed layers read from (and kept in) cache_dir/blobs, */
+	uint64_t blob_cache_max; /* at most this many bytes; NULL or 0: none */
 };
 
 struct stw_copy_stats {

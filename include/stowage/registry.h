@@ -40,6 +40,8 @@ struct stw_registry_options {
 	int jobs;                           /* blobs in parallel; <= 0: 4 */
 	int docker_format;                  /* 1: Docker schema 2 media types instead of OCI */
 	const char *cache_dir;              /* record of pushed blob locations; NULL: none */
+	uint64_t blob_cache_max;            /* compressed layers read from (and kept in)
+					       cache_dir/blobs, at most this many bytes; 0: none */
 	stw_progress_fn progress;           /* NULL: no reports */
 	void *progress_ctx;
 };
@@ -58,6 +60,7 @@ struct stw_push_result {
 	size_t layer_count;
 	struct stw_push_blob config;
 	uint64_t bytes_uploaded, bytes_skipped, bytes_mounted;
+	size_t layers_from_cache; /* uploaded from the blob cache, not synthesised */
 };
 
 const char *stw_blob_action_name(enum stw_blob_action a);

@@ -62,11 +62,15 @@ expect_error "push of a missing image JSON names it" "no-such.json" push no-such
 fails_cleanly "push to an invalid reference (upper case repository) names it" 'Bad/Repo' push small.json "$R/Bad/Repo:1"
 
 # --- content changed since the build: same size, same mtime ---
+# These images are built without the blob cache (STOWAGE_BLOB_CACHE_MAX=0), so
+# the push must synthesise their layers from the trees: a push from the cache
+# sends the blobs as built and reads no tree (68-blob-cache.sh).
 mkdir -p tree/a tree/b tree/c
 head -c 300000 /dev/urandom >tree/a/data && head -c 2000000 /dev/urandom >tree/b/data && head -c 300000 /dev/urandom >tree/c/data
 graph_json "$SCRATCH/tree/a" "$SCRATCH/tree/b" "$SCRATCH/tree/c" >tree.graph
 expect_success "build: a plain-directory graph image (tree/a, tree/b, tree/c)" \
-	"$STOWAGE" build --graph tree.graph --arch amd64 --cache-dir "$CACHE" --name mod --tag 1 -o tree.json
+	env STOWAGE_BLOB_CACHE_MAX=0 "$STOWAGE" build --graph tree.graph --arch amd64 --cache-dir "$CACHE" --name mod --tag 1 \
+	-o tree.json
 bdigest=$(jq -r --arg p "$SCRATCH/tree/b" '.layers[] | select(any(.paths[]; (.path? // .) == $p)) | .digest' tree.json)
 expect_success "tree/b has its own layer" test -n "$bdigest"
 # an earlier, good image under the tag that the failing push targets
@@ -103,7 +107,8 @@ expect_success "--jobs 1: nothing published" not_published mod:3
 mkdir -p tree/d && head -c 200000 /dev/urandom >tree/d/data
 graph_json "$SCRATCH/tree/a" "$SCRATCH/tree/d" >tree-d.graph
 expect_success "build: an image of tree/a and a new tree/d" \
-	"$STOWAGE" build --graph tree-d.graph --arch amd64 --cache-dir "$CACHE" --name vanished --tag 1 -o tree-d.json
+	env STOWAGE_BLOB_CACHE_MAX=0 "$STOWAGE" build --graph tree-d.graph --arch amd64 --cache-dir "$CACHE" --name vanished \
+	--tag 1 -o tree-d.json
 rm -rf tree/d
 registry_mark
 fails_cleanly "push after tree/d was removed: one line naming tree/d" "$SCRATCH/tree/d" push tree-d.json "$R/vanished:1"

@@ -16,6 +16,7 @@ LIMIT=${E2E_TIMEOUT:-120}                # seconds any one checked command may t
 # A scratch directory per script, removed on exit with whatever at_exit adds.
 SCRATCH=$(mktemp -d "/tmp/stowage-e2e-$(basename "$0" .sh).XXXXXX")
 CACHE=$SCRATCH/cache                     # isolates the digest cache from the user's
+XDG_CACHE_HOME=$SCRATCH/xdg-cache        # and so does this, for commands given no --cache-dir
 OUT=$SCRATCH/.stdout ERR=$SCRATCH/.stderr   # what the last checked command printed
 _cleanups=()
 at_exit() { _cleanups+=("$1"); }

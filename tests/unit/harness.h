@@ -133,6 +133,17 @@ static inline const char *scratch_dir(void)
 	return test_scratch;
 }
 
+/* scratch_dir()/rel (the directory itself for ""), in a ring of 16
+ * buffers: a result lives until 16 more calls. */
+static inline const char *at(const char *rel)
+{
+	static char paths[16][4400];
+	static int next;
+	char *p = paths[next++ % 16];
+	snprintf(p, sizeof(paths[0]), "%s%s%s", scratch_dir(), *rel ? "/" : "", rel);
+	return p;
+}
+
 /* Creates a file holding data with exactly this mode (umask aside). */
 static inline void make_file(const char *path, const void *data, size_t len, mode_t mode)
 {

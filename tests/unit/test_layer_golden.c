@@ -40,16 +40,6 @@
 #define GOLDEN_STORE_PATH "/nix/store/00000000000000000000000000000000-golden"
 #define LONG_NAME "a-file-name-longer-than-the-hundred-bytes-a-ustar-header-holds-so-stowage-must-write-a-pax-path-record"
 
-/* scratch_dir()/rel in a ring of static buffers. */
-static const char *at(const char *rel)
-{
-	static char paths[8][4400];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof(paths[0]), "%s/%s", scratch_dir(), rel);
-	return p;
-}
-
 /* The fixed tree: every mode set explicitly, so umask and the host play no
  * part. Contents are fixed bytes; big.bin spans three tar blocks. */
 static void make_golden_tree(void)

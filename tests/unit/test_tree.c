@@ -10,16 +10,6 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 
-/* scratch_dir()/rel, in a small ring of static buffers. */
-static const char *at(const char *rel)
-{
-	static char paths[8][4400];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof(paths[0]), "%s%s%s", scratch_dir(), *rel ? "/" : "", rel);
-	return p;
-}
-
 /* As at(), in a ring of its own: for layer paths, which must outlive the
  * at() calls that build their trees. */
 static const char *tree_at(const char *rel)

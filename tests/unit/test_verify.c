@@ -8,16 +8,6 @@
 
 #include <elf.h>
 
-/* scratch_dir()/rel, in a small ring of static buffers. */
-static const char *at(const char *rel)
-{
-	static char paths[16][4400];
-	static int next;
-	char *p = paths[next++ % 16];
-	snprintf(p, sizeof(paths[0]), "%s%s%s", scratch_dir(), *rel ? "/" : "", rel);
-	return p;
-}
-
 /* A file holding just an ELF header. */
 static void make_elf(const char *path, int elf_class, int data, unsigned type, unsigned machine, mode_t mode)
 {
