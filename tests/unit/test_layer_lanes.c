@@ -11,15 +11,6 @@
 
 #define TREES 6
 
-static const char *at(const char *rel)
-{
-	static char paths[8][4400];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof(paths[0]), "%s/%s", scratch_dir(), rel);
-	return p;
-}
-
 static void make_sized(const char *path, size_t size, unsigned seed)
 {
 	char *d = malloc(size ? size : 1);
