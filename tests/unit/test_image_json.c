@@ -236,6 +236,65 @@ static void numeric_mode(json_t *r)
 }
 static void layers_not_array(json_t *r) { json_object_set_new(r, "layers", json_object()); }
 
+/* The hand-written writer's bytes are jansson's JSON_INDENT(2) |
+ * JSON_SORT_KEYS dump of the same document: every control character,
+ * quotes, backslashes, UTF-8 and JSON's own marks inside strings, empty
+ * and nested values in the config, perms with and without each field. */
+static void check_matches_jansson(const struct stw_image *img)
+{
+	char *json = to_json(img), *again;
+	json_error_t err;
+	json_t *root = json_loads(json, 0, &err);
+	size_t len;
+
+	CHECK(root);
+	again = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	CHECK(again);
+	len = strlen(again);
+	CHECK_EQ_INT(strlen(json), len + 1);
+	CHECK(!strncmp(json, again, len));
+	CHECK_EQ_INT(json[len], '\n');
+	free(again);
+	free(json);
+	json_decref(root);
+}
+
+TEST(writer_matches_jansson)
+{
+	struct stw_image *img = sample(1), *layers = sample(0);
+	char awkward[64], *config;
+	json_t *cfg;
+	json_error_t err;
+	struct stw_perm_rule *r = &img->layers[1].perms[0];
+
+	for (int c = 1; c < 32; c++)
+		awkward[c - 1] = (char)c;
+	snprintf(awkward + 31, sizeof(awkward) - 31, "\"\\/:,{}[] \xc3\xbc\x7f");
+	free(img->name);
+	img->name = copy_string(awkward);
+	free(img->layers[0].paths[1].path);
+	img->layers[0].paths[1].path = copy_string(awkward);
+	*r = (struct stw_perm_rule){ r->regex, -1, 7, -1 }; /* uid only */
+	check_matches_jansson(img);
+	r->mode = 0640; /* mode and uid */
+	check_matches_jansson(img);
+	r->gid = 0; /* all three */
+	r->uid = -1;
+	check_matches_jansson(img);
+	cfg = json_loads("{\"a\":{},\"b\":[],\"c\":[1,-2.5,true,false,null,{\"x\":[[]]}],"
+			 "\"d\":\"q\\\"u:o,t{e}[s]\",\"e\":1e300}", 0, &err);
+	CHECK(cfg);
+	config = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+	CHECK(config);
+	free(img->config_json);
+	img->config_json = config;
+	check_matches_jansson(img);
+	check_matches_jansson(layers);
+	json_decref(cfg);
+	stw_image_free(img);
+	stw_image_free(layers);
+}
+
 TEST(rejections)
 {
 	check_rejected(wrong_kind, "not a stowage image or layer JSON");
@@ -312,6 +371,6 @@ TEST(compression_names)
 
 int main(void)
 {
-	return run_tests(TESTS(ENTRY(image_round_trip), ENTRY(layer_json_round_trip), ENTRY(canonical_form),
+	return run_tests(TESTS(ENTRY(image_round_trip), ENTRY(layer_json_round_trip), ENTRY(canonical_form), ENTRY(writer_matches_jansson),
 			       ENTRY(rejections), ENTRY(not_json), ENTRY(load_from_file), ENTRY(compression_names)));
 }
