@@ -35,6 +35,7 @@ struct build {
 	size_t *deferred; /* those layers: todo positions, in any order */
 	atomic_size_t deferred_count;
 	char (*keys)[72]; /* digest cache keys, by todo position */
+	const struct stw_graph *graph; /* the closure: the sizes of its paths */
 	atomic_size_t computed, cached;
 	atomic_uint_fast64_t bytes_hashed;
 };
@@ -312,10 +313,31 @@ static int compute_layer(void *ctx, size_t index)
 	return 0;
 }
 
-static int compare_size_t(const void *a, const void *b)
+struct sized {
+	size_t position; /* in todo */
+	uint64_t bytes;  /* the NAR sizes of the layer's store paths */
+};
+
+/* Largest first, then image order: the last layers a thread takes are
+ * the small ones, so no thread is left hashing a big layer alone while
+ * the other has nothing to do. */
+static int compare_sized(const void *a, const void *b)
 {
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	return x < y ? -1 : x > y;
+	const struct sized *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->position < y->position ? -1 : x->position > y->position;
+}
+
+static uint64_t layer_bytes(const struct build *b, const struct stw_layer *l)
+{
+	uint64_t bytes = 0;
+	size_t node;
+
+	for (size_t i = 0; i < l->path_count; i++)
+		if (stw_graph_find(b->graph, l->paths[i].path, &node))
+			bytes += stw_graph_nar_size(b->graph, node);
+	return bytes;
 }
 
 /* The uncompressed layers compute_layer left: hashed two a thread. */
@@ -324,28 +346,32 @@ static int compute_deferred(struct build *b)
 	size_t n = atomic_load(&b->deferred_count);
 	const struct stw_layer **layers = calloc(n ? n : 1, sizeof(*layers));
 	struct layer_digests *d = calloc(n ? n : 1, sizeof(*d));
+	struct sized *order = calloc(n ? n : 1, sizeof(*order));
 	int ret = -1;
 
-	if (!layers || !d) {
+	if (!layers || !d || !order) {
 		stw_error("out of memory");
 		goto out;
 	}
-	qsort(b->deferred, n, sizeof(*b->deferred), compare_size_t); /* image order */
 	for (size_t i = 0; i < n; i++)
-		layers[i] = &b->img->layers[b->todo[b->deferred[i]]];
+		order[i] = (struct sized){ b->deferred[i], layer_bytes(b, &b->img->layers[b->todo[b->deferred[i]]]) };
+	qsort(order, n, sizeof(*order), compare_sized);
+	for (size_t i = 0; i < n; i++)
+		layers[i] = &b->img->layers[b->todo[order[i].position]];
 	if (layer_lanes_digests(layers, n, b->opts->jobs, d) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		layer_set_digests(&b->img->layers[b->todo[b->deferred[i]]], &d[i]);
+		layer_set_digests(&b->img->layers[b->todo[order[i].position]], &d[i]);
 		atomic_fetch_add(&b->bytes_hashed, d[i].tar_size);
 		if (b->opts->cache_dir)
-			digest_cache_put(b->opts->cache_dir, b->keys[b->deferred[i]], &d[i]);
+			digest_cache_put(b->opts->cache_dir, b->keys[order[i].position], &d[i]);
 	}
 	atomic_fetch_add(&b->computed, n);
 	ret = 0;
 out:
 	free(layers);
 	free(d);
+	free(order);
 	return ret;
 }
 
@@ -408,6 +434,7 @@ int stw_build(struct stw_image **out, const struct stw_build_options *o, struct 
 	for (size_t i = b.first_new; i < b.img->layer_count; i++)
 		if (todo_push(&b, i) < 0)
 			goto out;
+	b.graph = graph;
 	if (compute_layers(&b) < 0)
 		goto out;
 	if (o->config && oci_config_build(b.img, o->config) < 0)
