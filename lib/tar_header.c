@@ -64,23 +64,29 @@ static int pax_records(struct buf *b, const struct tar_header *h)
 	return 0;
 }
 
+/* width-1 zero-padded octal digits and a NUL, as "%0*llo" would write
+ * them (by hand: snprintf was the most of a header's cost). */
 static void octal(char *field, size_t width, uint64_t value, uint64_t max)
 {
-	char text[32];
 	if (value > max)
 		value = 0; /* carried by a PAX record */
-	snprintf(text, sizeof(text), "%0*llo", (int)(width - 1), (unsigned long long)value);
-	memcpy(field, text, width); /* width-1 digits and the NUL */
+	field[width - 1] = 0;
+	for (size_t i = width - 1; i-- > 0; value >>= 3)
+		field[i] = (char)('0' + (value & 7));
 }
 
+/* The name field holds name (and a '/' when slash and there is room):
+ * the first 100 bytes of what a PAX record carries in full. */
 static void ustar_block(char block[TAR_BLOCK], const struct tar_header *h, const char *name,
-			size_t name_len, char type)
+			size_t name_len, int slash, char type)
 {
 	unsigned sum = 0;
 	const char *owner = "root";
 
 	memset(block, 0, TAR_BLOCK);
 	memcpy(block, name, name_len > USTAR_NAME ? USTAR_NAME : name_len);
+	if (slash && name_len < USTAR_NAME)
+		block[name_len] = '/';
 	octal(block + 100, 8, h->mode & 07777, 07777777);
 	octal(block + 108, 8, h->uid, MAX_OCTAL_ID);
 	octal(block + 116, 8, h->gid, MAX_OCTAL_ID);
@@ -102,35 +108,31 @@ static void ustar_block(char block[TAR_BLOCK], const struct tar_header *h, const
 	memset(block + 148, ' ', 8);
 	for (int i = 0; i < TAR_BLOCK; i++)
 		sum += (unsigned char)block[i];
-	snprintf(block + 148, 8, "%06o", sum);
+	octal(block + 148, 7, sum, 0777777); /* "%06o", its NUL, then a space */
 	block[155] = ' ';
 }
 
 int tar_write_header(struct sink *out, const struct tar_header *h)
 {
 	char block[TAR_BLOCK];
-	struct buf pax, name;
+	struct buf pax;
 	int ret = -1;
 
 	buf_init(&pax);
-	buf_init(&name);
 	if (pax_records(&pax, h) < 0)
 		goto out;
 	if (pax.len) {
 		struct tar_header ph = { .name = "././@PaxHeader", .type = 'x', .mode = 0644,
 					 .size = pax.len, .mtime = h->mtime };
-		ustar_block(block, &ph, ph.name, strlen(ph.name), 'x');
+		ustar_block(block, &ph, ph.name, strlen(ph.name), 0, 'x');
 		if (sink_write(out, block, TAR_BLOCK) < 0 || sink_write(out, pax.data, pax.len) < 0 ||
 		    tar_write_padding(out, pax.len) < 0)
 			goto out;
 	}
-	if (buf_adds(&name, h->name) < 0 || (h->type == TAR_DIR && buf_addch(&name, '/') < 0))
-		goto out;
-	ustar_block(block, h, name.data, name.len, (char)h->type);
+	ustar_block(block, h, h->name, strlen(h->name), h->type == TAR_DIR, (char)h->type);
 	ret = sink_write(out, block, TAR_BLOCK);
 out:
 	buf_release(&pax);
-	buf_release(&name);
 	return ret;
 }
 
