@@ -32,6 +32,7 @@ int layer_stream_open(struct layer_stream *s, const struct stw_layer *layer)
 	buf_init(&s->staged);
 	s->fd = -1;
 	s->dir_fd = -1;
+	s->tree.defer_file_stat = 1; /* each file is stat'ed once open */
 	return tree_collect(&s->tree, layer);
 }
 
@@ -72,9 +73,10 @@ static int dir_at(struct layer_stream *s, const struct tree_entry *e)
 }
 
 /* O_NONBLOCK: a FIFO put where a file was must fail, not wait for a
- * writer. The walk's size stands: a file that shrank fails when a read
- * ends early, and the bytes hashed are the bytes handed out. */
-static int start_file(struct layer_stream *s, const struct tree_entry *e)
+ * writer. The size taken here, from the open file, stands: a file that
+ * shrank fails when a read ends early, and the bytes hashed are the bytes
+ * handed out. */
+static int start_file(struct layer_stream *s, struct tree_entry *e)
 {
 	int at = dir_at(s, e);
 
@@ -83,6 +85,11 @@ static int start_file(struct layer_stream *s, const struct tree_entry *e)
 	s->fd = openat(at, e->source + e->dir_len + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (s->fd < 0)
 		return stw_error_errno("cannot open '%s'", e->source);
+	if (e->unstated && tree_entry_stat_fd(e, s->fd) < 0) {
+		close(s->fd);
+		s->fd = -1;
+		return -1;
+	}
 	if (e->size >= 256 * 1024)
 		posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	s->file = e;
@@ -159,7 +166,7 @@ static ssize_t file_bytes(struct layer_stream *s, char *buf, size_t cap)
 static int stage_next(struct layer_stream *s)
 {
 	struct stage_sink sk = { .base = { .write = stage_write, .finish = stage_finish }, .to = &s->staged };
-	const struct tree_entry *e;
+	struct tree_entry *e;
 	struct tar_header h;
 
 	buf_reset(&s->staged);
@@ -169,10 +176,11 @@ static int stage_next(struct layer_stream *s)
 		return tar_write_end(&sk.base);
 	}
 	e = &s->tree.entries[s->next++];
-	tree_entry_header(e, &h);
-	if (tar_write_header(&sk.base, &h) < 0)
+	/* a file is opened first: its header needs the size and mode */
+	if (e->type == TAR_FILE && start_file(s, e) < 0)
 		return -1;
-	return e->type == TAR_FILE ? start_file(s, e) : 0;
+	tree_entry_header(e, &h);
+	return tar_write_header(&sk.base, &h);
 }
 
 ssize_t layer_stream_read(struct layer_stream *s, char *buf, size_t cap)

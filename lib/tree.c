@@ -119,8 +119,10 @@ static int apply_perms(struct tree_entry *e, const struct stw_layer *layer,
 		const struct stw_perm_rule *r = &layer->perms[i];
 		if (regexec(&rules->perms[i], scratch->data, 0, NULL, 0) != 0)
 			continue;
-		if (r->mode >= 0 && e->type != TAR_SYMLINK)
+		if (r->mode >= 0 && e->type != TAR_SYMLINK) {
 			e->mode = (unsigned)r->mode & 07777;
+			e->mode_set = 1;
+		}
 		if (r->uid >= 0)
 			e->uid = (uint64_t)r->uid;
 		if (r->gid >= 0)
@@ -132,6 +134,31 @@ static int apply_perms(struct tree_entry *e, const struct stw_layer *layer,
 /* at/name: where the entry is, relative to an open directory (AT_FDCWD
  * and the full source for the root of a tree), so that reading a symlink
  * does not walk the whole path again. */
+static void fill_file_stat(struct tree_entry *e, const struct stat *st)
+{
+	e->size = (uint64_t)st->st_size;
+	e->allocated = (uint64_t)st->st_blocks * 512;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	if (!e->mode_set) /* setuid/setgid only when a permission rule asks for them */
+		e->mode = st->st_mode & 01777;
+	e->unstated = 0;
+}
+
+int tree_entry_stat_fd(struct tree_entry *e, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return stw_error_errno("cannot stat '%s'", e->source);
+	if (!S_ISREG(st.st_mode))
+		return stw_error("'%s' changed while it was being read", e->source);
+	fill_file_stat(e, &st);
+	return 0;
+}
+
 static int fill_from_stat(struct tree_entry *e, int at, const char *name, const struct stat *st)
 {
 	/* setuid/setgid only when a permission rule asks for them */
@@ -142,8 +169,7 @@ static int fill_from_stat(struct tree_entry *e, int at, const char *name, const 
 	e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 	if (S_ISREG(st->st_mode)) {
 		e->type = TAR_FILE;
-		e->size = (uint64_t)st->st_size;
-		e->allocated = (uint64_t)st->st_blocks * 512;
+		fill_file_stat(e, st);
 	} else if (S_ISDIR(st->st_mode)) {
 		e->type = TAR_DIR;
 	} else if (S_ISLNK(st->st_mode)) {
@@ -184,7 +210,8 @@ struct walk {
 
 static int walk_dir(struct walk *w, struct buf *path, int at, const char *name);
 
-/* The entry at path, found as name in the open directory at. */
+/* The entry at path, found as name in the open directory at; st is NULL
+ * for a regular file whose stat is left to whoever opens it. */
 static int add_entry(struct walk *w, struct buf *path, int at, const char *name, const struct stat *st)
 {
 	struct tree_entry *e;
@@ -194,8 +221,8 @@ static int add_entry(struct walk *w, struct buf *path, int at, const char *name,
 		return stw_error_wrap("cannot place '%s'", path->data);
 	if (!*tar_path) { /* the root of a copy-to-root tree: "/" itself */
 		free(tar_path);
-		return S_ISDIR(st->st_mode) ? walk_dir(w, path, at, name)
-					    : stw_error("'%s' must be a directory", path->data);
+		return st && S_ISDIR(st->st_mode) ? walk_dir(w, path, at, name)
+						  : stw_error("'%s' must be a directory", path->data);
 	}
 	e = tree_push(w->tree);
 	if (!e) {
@@ -207,9 +234,15 @@ static int add_entry(struct walk *w, struct buf *path, int at, const char *name,
 	if (!e->source)
 		return stw_error("out of memory");
 	e->dir_len = (size_t)(strrchr(e->source, '/') - e->source);
-	if (fill_from_stat(e, at, name, st) < 0 || apply_perms(e, w->layer, w->rules, &w->scratch) < 0)
+	if (!st) {
+		e->type = TAR_FILE;
+		e->unstated = 1;
+	} else if (fill_from_stat(e, at, name, st) < 0) {
 		return -1;
-	return S_ISDIR(st->st_mode) ? walk_dir(w, path, at, name) : 0;
+	}
+	if (apply_perms(e, w->layer, w->rules, &w->scratch) < 0)
+		return -1;
+	return st && S_ISDIR(st->st_mode) ? walk_dir(w, path, at, name) : 0;
 }
 
 static DIR *open_dir_at(int at, const char *name)
@@ -248,8 +281,10 @@ static int walk_dir(struct walk *w, struct buf *path, int at, const char *name)
 			ret = -1;
 			break;
 		}
+		if (w->tree->defer_file_stat && d->d_type == DT_REG)
+			ret = add_entry(w, path, dirfd(dir), d->d_name, NULL);
 		/* relative to the open directory: no walk of the whole path */
-		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		else if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			ret = stw_error_errno("cannot stat '%s'", path->data);
 		else
 			ret = add_entry(w, path, dirfd(dir), d->d_name, &st);
@@ -330,6 +365,21 @@ static int compare_entries(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* A deferred file's stat, where two trees meet at one path. */
+static int stat_if_deferred(struct tree_entry *e)
+{
+	struct stat st;
+
+	if (!e->unstated)
+		return 0;
+	if (lstat(e->source, &st) < 0)
+		return stw_error_errno("cannot stat '%s'", e->source);
+	if (!S_ISREG(st.st_mode))
+		return stw_error("'%s' changed while it was being read", e->source);
+	fill_file_stat(e, &st);
+	return 0;
+}
+
 /* Two entries with one tar path: the same directory from two trees (or a
  * synthesised parent) is one entry; anything else is a conflict. */
 static int merge_duplicate(struct tree_entry *kept, struct tree_entry *dup)
@@ -350,6 +400,8 @@ static int merge_duplicate(struct tree_entry *kept, struct tree_entry *dup)
 	}
 	if (kept->type == TAR_DIR && dup->type == TAR_DIR)
 		return 0;
+	if (stat_if_deferred(kept) < 0 || stat_if_deferred(dup) < 0)
+		return -1;
 	if (kept->dev == dup->dev && kept->ino == dup->ino)
 		return 0;
 	if (kept->type == TAR_SYMLINK && dup->type == TAR_SYMLINK && !strcmp(kept->link, dup->link))

@@ -22,6 +22,8 @@ struct tree_entry {
 	char *link;     /* symlink target */
 	enum tar_type type;
 	unsigned mode;
+	int mode_set;   /* a permission rule set mode: the file's own is not used */
+	int unstated;   /* a regular file not stat'ed yet (tree.defer_file_stat) */
 	uint64_t uid, gid;
 	uint64_t size;
 	uint64_t allocated; /* bytes of disk a regular file takes: fewer than size means holes */
@@ -35,6 +37,12 @@ struct tree_entry {
 struct tree {
 	struct tree_entry *entries;
 	size_t count, cap;
+	/* Set before tree_collect by a reader that opens every file anyway
+	 * (layer_stream): regular files a directory listing names are not
+	 * stat'ed by name; tree_entry_stat_fd fills them from the open file,
+	 * which saves a path lookup a file. Their size, mode, dev/ino and
+	 * times are unknown until then. */
+	int defer_file_stat;
 };
 
 void tree_init(struct tree *t);
@@ -42,6 +50,10 @@ void tree_release(struct tree *t);
 
 /* Collects and sorts the entries of every path of layer. */
 int tree_collect(struct tree *t, const struct stw_layer *layer);
+
+/* Fills an unstated regular file's stat from fd, its open file; fails if
+ * it is no longer a regular file. */
+int tree_entry_stat_fd(struct tree_entry *e, int fd);
 
 /* The tar header for an entry. */
 void tree_entry_header(const struct tree_entry *e, struct tar_header *h);

@@ -61,7 +61,7 @@ struct fixture {
 
 static void make_layers(struct fixture *f)
 {
-	char name[8];
+	char name[16];
 
 	memset(f, 0, sizeof(*f));
 	for (int i = 0; i < TREES; i++) {
