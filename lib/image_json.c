@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
+#include "json_text.h"
 #include "oci_config.h"
 
 #include <jansson.h>
@@ -214,7 +215,7 @@ static int parse_config(struct stw_image *img, json_t *root)
 		return stw_error("'config' must be an object");
 	if (get_digest(img->config_digest, root, "config_digest", "image") < 0)
 		return -1;
-	img->config_json = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+	img->config_json = stw_json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!img->config_json)
 		return stw_error("out of memory");
 	if (sha256_digest(digest, img->config_json, strlen(img->config_json)) < 0)

@@ -161,8 +161,10 @@ static int indent(struct buf *out, const char *s)
 		char c = *s;
 		if (c == '"') {
 			const char *end = s + 1;
-			while (*end != '"')
-				end += *end == '\\' ? 2 : 1;
+			while (*end && *end != '"')
+				end += *end == '\\' && end[1] ? 2 : 1;
+			if (!*end)
+				return stw_error("unterminated string in JSON text");
 			ret = buf_add(out, s, (size_t)(end - s + 1));
 			s = end;
 		} else if ((c == '{' || c == '[') && (s[1] == '}' || s[1] == ']')) {

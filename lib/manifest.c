@@ -2,6 +2,7 @@
 #include "stowage/copy.h"
 #include "digest.h"
 #include "error.h"
+#include "json_text.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ int stw_image_manifest_as(char **out, const struct stw_image *img, int docker)
 		      docker ? DOCKER_CONFIG_TYPE : OCI_CONFIG_TYPE, "digest", img->config_digest, "size",
 		      (json_int_t)strlen(img->config_json), "layers", layers);
 	if (m)
-		*out = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+		*out = stw_json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(m);
 	return *out ? 0 : stw_error("out of memory");
 }
@@ -66,7 +67,7 @@ int docker_archive_manifest(char **out, const struct stw_image *img, const char 
 	snprintf(name, sizeof(name), "%s.json", img->config_digest + 7);
 	m = json_pack("[{s:s,s:o,s:o}]", "Config", name, "RepoTags", tags, "Layers", layers);
 	if (m)
-		*out = json_dumps(m, JSON_COMPACT);
+		*out = stw_json_dumps(m, JSON_COMPACT);
 	json_decref(m);
 	return *out ? 0 : stw_error("out of memory");
 }

@@ -1,6 +1,7 @@
 #include "oci_config.h"
 #include "digest.h"
 #include "error.h"
+#include "json_text.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -196,7 +197,7 @@ int oci_config_canonical(char **out, const char *json_text)
 	json_t *j = json_loads(json_text, 0, &err);
 	if (!j)
 		return stw_error("invalid config JSON: %s", err.text);
-	*out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	*out = stw_json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return *out ? 0 : stw_error("out of memory");
 }
@@ -236,7 +237,7 @@ int oci_config_build(struct stw_image *img, const struct stw_image_config *c)
 	if (set_string(root, "author", c->author) < 0)
 		goto out;
 	free(img->config_json);
-	img->config_json = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	img->config_json = stw_json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!img->config_json) {
 		stw_error("out of memory");
 		goto out;

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
+#include "json_text.h"
 #include "layer_tar.h"
 #include "manifest.h"
 #include "pool.h"
@@ -138,7 +139,7 @@ int oci_index_json(char **out, const char *existing, const char *manifest_digest
 				    json_pack("{s:s}", "org.opencontainers.image.ref.name", tag));
 	json_array_append_new(kept, entry);
 	json_object_set(index, "manifests", kept);
-	*out = json_dumps(index, JSON_INDENT(2) | JSON_SORT_KEYS);
+	*out = stw_json_dumps(index, JSON_INDENT(2) | JSON_SORT_KEYS);
 	ret = *out ? 0 : stw_error("out of memory");
 out:
 	json_decref(kept);

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
+#include "json_text.h"
 #include "manifest.h"
 #include "registry_connect.h"
 #include "registry_ref.h"
@@ -182,7 +183,7 @@ int stw_remote_inspect(char **json_out, const char *ref, const struct stw_regist
 		}
 		json_object_set_new(out, "config", c);
 	}
-	*json_out = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+	*json_out = stw_json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!*json_out)
 		goto oom;
 	ret = 0;
@@ -328,7 +329,7 @@ int stw_index(char digest_out[72], const char *tag_ref, const char *const *child
 			  "manifests", list);
 	if (!index || index_annotations(index, annotations, annotation_count, docker) < 0)
 		goto out;
-	text = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
+	text = stw_json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text || buf_adds(&bytes, text) < 0)
 		goto out;
 	ret = registry_put_manifest(r.reg, r.handle, r.scope, r.ref.repo, r.ref.tag, bytes.data, bytes.len,

@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "json_text.h"
 #include "registry_args.h"
 #include "stowage/copy.h"
 #include "stowage/error.h"
@@ -33,8 +34,8 @@ static int print_config(const struct stw_image *img)
 	json_t *cfg = json_loads(img->config_json, 0, NULL);
 	json_t *c = json_object_get(cfg, "config");
 	const char *variant = json_string_value(json_object_get(cfg, "variant"));
-	char *entry = json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
-	char *cmd = json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
+	char *entry = stw_json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
+	char *cmd = stw_json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
 
 	if (!cfg) { /* the image JSON's config was read once already: only memory can fail here */
 		free(entry);
@@ -120,7 +121,7 @@ static int print_json(const struct stw_image *img)
 		json_object_set_new(root, "manifest", json_loads(manifest, 0, NULL));
 		json_object_set_new(root, "manifest_digest", json_string(digest));
 	}
-	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	text = stw_json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (text)
 		puts(text);
 	free(text);
@@ -158,8 +159,8 @@ static int inspect_remote(const char *ref, struct registry_args *args)
 		       json_object_get(cfg, "variant") ? text_of(json_object_get(cfg, "variant")) : "");
 	if (json_object_get(json_object_get(root, "manifest"), "config")) {
 		json_t *c = json_object_get(cfg, "config");
-		char *entry = json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
-		char *cmd = json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *entry = stw_json_dumps(json_object_get(c, "Entrypoint"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *cmd = stw_json_dumps(json_object_get(c, "Cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
 		if (entry)
 			printf("entrypoint: %s\n", entry);
 		if (cmd)

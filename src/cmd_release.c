@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "json_text.h"
 #include "registry_args.h"
 #include "stowage/error.h"
 #include "stowage/release.h"
@@ -209,7 +210,7 @@ static void report(const struct release_cli *c, const struct stw_release_result 
 					      json_pack("{s:s,s:s,s:b,s:o}", "repository", rr->repository, "digest",
 							rr->digest, "index", rr->index, "images", images));
 		}
-		char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+		char *text = stw_json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
 		if (text)
 			puts(text);
 		free(text);

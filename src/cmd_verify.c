@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "json_text.h"
 #include "registry_args.h"
 #include "stowage/error.h"
 #include "stowage/image.h"
@@ -89,7 +90,7 @@ static json_t *report_json(const char *name, const struct stw_verify_report *r, 
 /* Prints and frees root. */
 static int print_json(json_t *root)
 {
-	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	char *text = root ? stw_json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
 	json_decref(root);
 	if (!text)

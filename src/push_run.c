@@ -1,5 +1,6 @@
 #include "push_run.h"
 #include "cli.h"
+#include "json_text.h"
 #include "progress.h"
 #include "stowage/error.h"
 
@@ -25,7 +26,7 @@ static int print_json(const struct stw_push_result *r)
 			"bytes_skipped", (json_int_t)r->bytes_skipped, "bytes_mounted", (json_int_t)r->bytes_mounted,
 			"layers_from_cache", (json_int_t)r->layers_from_cache, "layers", layers, "config", "digest", r->config.digest, "action",
 			stw_blob_action_name(r->config.action));
-	text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	text = stw_json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(out);
 	if (!text)
 		return cli_fail("out of memory");
