@@ -3,12 +3,8 @@
 #include "error.h"
 #include "layer_stream.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Pieces handed down the sink chain: big enough for few calls, small
  * enough to stay in the cache between the read and the hash. */

@@ -15,6 +15,7 @@
  */
 #include "sha256_lanes.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,14 +177,19 @@ static void blocks_2(uint32_t sa[8], const unsigned char *pa, uint32_t sb[8], co
 static int cpu_has_sha(void) { return 0; }
 #endif
 
+static int lanes_on;
+static pthread_once_t lanes_once = PTHREAD_ONCE_INIT;
+
+static void decide_lanes(void)
+{
+	const char *lanes = getenv("STOWAGE_HASH_LANES");
+	lanes_on = cpu_has_sha() && !(lanes && !strcmp(lanes, "1"));
+}
+
 int sha256_lanes_available(void)
 {
-	static int known = -1; /* a benign race: every thread computes the same */
-	if (known < 0) {
-		const char *lanes = getenv("STOWAGE_HASH_LANES");
-		known = cpu_has_sha() && !(lanes && !strcmp(lanes, "1"));
-	}
-	return known;
+	pthread_once(&lanes_once, decide_lanes); /* asked from every build thread */
+	return lanes_on;
 }
 
 void sha256_lane_init(struct sha256_lane *l)

@@ -147,16 +147,23 @@ static void fill_file_stat(struct tree_entry *e, const struct stat *st)
 	e->unstated = 0;
 }
 
+/* A deferred file's stat, once taken (rc, st as stat returned them): it
+ * must still be a regular file. */
+static int take_file_stat(struct tree_entry *e, int rc, const struct stat *st)
+{
+	if (rc < 0)
+		return stw_error_errno("cannot stat '%s'", e->source);
+	if (!S_ISREG(st->st_mode))
+		return stw_error("'%s' changed while it was being read", e->source);
+	fill_file_stat(e, st);
+	return 0;
+}
+
 int tree_entry_stat_fd(struct tree_entry *e, int fd)
 {
 	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return stw_error_errno("cannot stat '%s'", e->source);
-	if (!S_ISREG(st.st_mode))
-		return stw_error("'%s' changed while it was being read", e->source);
-	fill_file_stat(e, &st);
-	return 0;
+	int rc = fstat(fd, &st);
+	return take_file_stat(e, rc, &st);
 }
 
 static int fill_from_stat(struct tree_entry *e, int at, const char *name, const struct stat *st)
@@ -369,15 +376,12 @@ static int compare_entries(const void *a, const void *b)
 static int stat_if_deferred(struct tree_entry *e)
 {
 	struct stat st;
+	int rc;
 
 	if (!e->unstated)
 		return 0;
-	if (lstat(e->source, &st) < 0)
-		return stw_error_errno("cannot stat '%s'", e->source);
-	if (!S_ISREG(st.st_mode))
-		return stw_error("'%s' changed while it was being read", e->source);
-	fill_file_stat(e, &st);
-	return 0;
+	rc = lstat(e->source, &st);
+	return take_file_stat(e, rc, &st);
 }
 
 /* Two entries with one tar path: the same directory from two trees (or a
