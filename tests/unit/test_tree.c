@@ -215,6 +215,56 @@ TEST(conflicting_files_name_both)
 	tree_release(&t);
 }
 
+/* With the files' stat deferred (as layer_stream collects): two trees
+ * meeting at one file are still told apart by inode, a hard link is one
+ * file, and tree_entry_stat_fd fills a file in from its open fd. */
+TEST(deferred_file_stat)
+{
+	struct stw_layer_path lp[] = {
+		{ (char *)tree_at("one"), prefix_regex("one"), (char *)"" },
+		{ (char *)tree_at("two"), prefix_regex("two"), (char *)"" },
+	};
+	struct stw_layer layer = { .paths = lp, .path_count = 2 };
+	struct tree t;
+	int fd;
+
+	make_dir(at("one"), 0755);
+	make_dir(at("two"), 0755);
+	make_file(at("one/f"), "abc", 3, 0640);
+	make_file(at("two/f"), "abc", 3, 0640);
+	tree_init(&t);
+	t.defer_file_stat = 1;
+	CHECK_FAILS(tree_collect(&t, &layer), "conflicting entries for '/f'");
+	tree_release(&t);
+	CHECK(!unlink(at("two/f")));
+	CHECK_OK(link(at("one/f"), at("two/f")));
+	tree_init(&t);
+	t.defer_file_stat = 1;
+	CHECK_OK(tree_collect(&t, &layer));
+	CHECK_EQ_INT(t.count, 1);
+	CHECK_EQ_STR(t.entries[0].tar_path, "f");
+	CHECK_EQ_INT(t.entries[0].unstated, 0); /* stat'ed to compare the two */
+	CHECK_EQ_INT(t.entries[0].size, 3);
+	tree_release(&t);
+	lp[1] = lp[0]; /* one tree: the file is left unstated until opened */
+	layer.path_count = 1;
+	tree_init(&t);
+	t.defer_file_stat = 1;
+	CHECK_OK(tree_collect(&t, &layer));
+	CHECK_EQ_INT(t.entries[0].unstated, 1);
+	fd = open(at("one/f"), O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_OK(tree_entry_stat_fd(&t.entries[0], fd));
+	close(fd);
+	CHECK_EQ_INT(t.entries[0].size, 3);
+	CHECK_EQ_INT(t.entries[0].mode, 0640);
+	fd = open(at("one"), O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0);
+	CHECK_FAILS(tree_entry_stat_fd(&t.entries[0], fd), "changed while it was being read");
+	close(fd);
+	tree_release(&t);
+}
+
 /* A synthesised parent ("nix", "nix/store") is a directory: a file or a
  * symlink of that name from another tree cannot stand in for it, in
  * either order of the trees. */
@@ -431,6 +481,7 @@ int main(void)
 	return run_tests(TESTS(ENTRY(normalise), ENTRY(bytewise_order), ENTRY(store_path_gets_synthesised_parents),
 			       ENTRY(store_path_that_is_a_file), ENTRY(copy_to_root_and_merging_two_roots),
 			       ENTRY(same_tree_twice_is_not_a_conflict), ENTRY(parent_must_stay_a_directory), ENTRY(conflicting_files_name_both),
+			       ENTRY(deferred_file_stat),
 			       ENTRY(escaping_rewrite_rejected), ENTRY(bad_layer_paths), ENTRY(permission_rules),
 			       ENTRY(permission_rules_use_image_paths), ENTRY(special_files), ENTRY(entry_header)));
 }
