@@ -331,27 +331,39 @@ TEST(small_roots_keep_their_layers)
 	stw_graph_free(g);
 }
 
+/* top -> env -> apps d00..d<apps-1> (100000 bytes each); top -> a big
+ * tool too when with_tool. */
+static struct stw_graph *env_graph(int apps, int with_tool, size_t *top, size_t *env)
+{
+	struct stw_graph *g = NULL;
+	size_t tool, dep;
+	char path[64];
+
+	CHECK_OK(stw_graph_new(&g));
+	CHECK_OK(stw_graph_add(g, "/nix/store/t-top", 10, top));
+	CHECK_OK(stw_graph_add(g, "/nix/store/e-env", 20000, env));
+	if (with_tool)
+		CHECK_OK(stw_graph_add(g, "/nix/store/u-tool", 300000, &tool));
+	CHECK_OK(stw_graph_add_reference(g, *top, *env));
+	if (with_tool)
+		CHECK_OK(stw_graph_add_reference(g, *top, tool));
+	for (int i = 0; i < apps; i++) {
+		snprintf(path, sizeof(path), "/nix/store/d%02d-app", i);
+		CHECK_OK(stw_graph_add(g, path, 100000, &dep));
+		CHECK_OK(stw_graph_add_reference(g, *env, dep));
+	}
+	return g;
+}
+
 /* An aggregator (a buildEnv tree: small, referring to many paths) changes
  * whenever one of them does; in a group it would take the group along,
  * alone it re-uploads its own few bytes. */
 TEST(aggregators_keep_their_layers)
 {
-	struct stw_graph *g = NULL;
 	struct layer_plan p;
-	size_t top, env, tool, dep;
-	char path[64];
+	size_t top, env;
+	struct stw_graph *g = env_graph(LAYER_AGGREGATOR_REFS, 1, &top, &env);
 
-	CHECK_OK(stw_graph_new(&g));
-	CHECK_OK(stw_graph_add(g, "/nix/store/t-top", 10, &top));
-	CHECK_OK(stw_graph_add(g, "/nix/store/e-env", 20000, &env));
-	CHECK_OK(stw_graph_add(g, "/nix/store/u-tool", 300000, &tool));
-	CHECK_OK(stw_graph_add_reference(g, top, env));
-	CHECK_OK(stw_graph_add_reference(g, top, tool));
-	for (int i = 0; i < LAYER_AGGREGATOR_REFS; i++) {
-		snprintf(path, sizeof(path), "/nix/store/d%02d-app", i);
-		CHECK_OK(stw_graph_add(g, path, 100000, &dep));
-		CHECK_OK(stw_graph_add_reference(g, env, dep));
-	}
 	/* 4 layers: the top and the env alone, the apps and the tool (one of
 	 * the largest, but no larger than the groups need) in two groups */
 	CHECK_OK(layer_plan_make(&p, g, NULL, STW_STRATEGY_SIZE, 4));
@@ -363,15 +375,7 @@ TEST(aggregators_keep_their_layers)
 	layer_plan_release(&p);
 	/* one reference fewer: an ordinary path, packed with the others */
 	stw_graph_free(g);
-	CHECK_OK(stw_graph_new(&g));
-	CHECK_OK(stw_graph_add(g, "/nix/store/t-top", 10, &top));
-	CHECK_OK(stw_graph_add(g, "/nix/store/e-env", 20000, &env));
-	CHECK_OK(stw_graph_add_reference(g, top, env));
-	for (int i = 0; i < LAYER_AGGREGATOR_REFS - 1; i++) {
-		snprintf(path, sizeof(path), "/nix/store/d%02d-app", i);
-		CHECK_OK(stw_graph_add(g, path, 100000, &dep));
-		CHECK_OK(stw_graph_add_reference(g, env, dep));
-	}
+	g = env_graph(LAYER_AGGREGATOR_REFS - 1, 0, &top, &env);
 	CHECK_OK(layer_plan_make(&p, g, NULL, STW_STRATEGY_SIZE, 3));
 	CHECK_EQ_INT(p.count, 3);
 	for (size_t i = 0; i < p.count; i++)
