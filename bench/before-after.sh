@@ -5,20 +5,13 @@
 #   bash bench/before-after.sh OLD_COMMIT     # builds OLD_COMMIT into a temporary tree
 #
 # Environment: RUNS=5 (timed runs), STOWAGE=build/stowage (the "after" binary).
-set -euo pipefail
-
-die() { echo "bench-ba: error: $*" >&2; exit 1; }
-say() { echo "bench-ba: $*" >&2; }
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-cd "$root"
+BENCH=bench-ba
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 old_rev=${1:?usage: before-after.sh OLD_COMMIT}
-runs=${RUNS:-5}
-[[ $runs =~ ^[0-9]+$ ]] || die "RUNS must be a number"
-((runs < 3)) && runs=3
-new=${STOWAGE:-build/stowage}
-[ -x "$new" ] || die "$new not found (run make)"
+clamp runs 3 1000 # no upper bound of its own
+need_stowage
+new=$stowage
 
 base=/dev/shm
 [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}

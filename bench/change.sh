@@ -10,27 +10,17 @@
 #
 # Environment: SCALE=100, RUNS=5, STOWAGE=build/stowage, LIMIT=900 (seconds
 # per measurement), RSS_SCALE=10 (the small closure of the RSS rows).
-set -euo pipefail
-
-die() { echo "bench-change: error: $*" >&2; exit 1; }
-say() { echo "bench-change: $*" >&2; }
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-cd "$root"
+BENCH=bench-change
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 scale=${SCALE:-100}
-runs=${RUNS:-5}
-limit=${LIMIT:-900}
 rss_scale=${RSS_SCALE:-10}
-stowage=${STOWAGE:-build/stowage}
-[[ $scale =~ ^[1-9][0-9]*$ ]] || die "SCALE must be a positive integer (percent), not '$scale'"
-[[ $rss_scale =~ ^[1-9][0-9]*$ ]] || die "RSS_SCALE must be a positive integer (percent), not '$rss_scale'"
-[[ $runs =~ ^[0-9]+$ ]] || die "RUNS must be a number, not '$runs'"
-((runs < 3)) && runs=3
-((runs > 20)) && runs=20
+percent SCALE "$scale"
+percent RSS_SCALE "$rss_scale"
+clamp runs 3 20
 results=bench/CHANGE-RESULTS.md
 [ "$scale" = 100 ] || results=build/bench/CHANGE-RESULTS-s$scale.md
-[ -x "$stowage" ] || die "$stowage not found (run make)"
+need_stowage
 for t in nix-build nix-store nix docker-registry curl jq python3 timeout tar sha256sum hyperfine; do
   command -v "$t" >/dev/null || die "$t not found (run make setup)"
 done

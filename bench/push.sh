@@ -22,33 +22,22 @@
 #   LIMIT=900      seconds any one measurement (all its runs) may take
 #   QUIET_WAIT=60  seconds to wait, before each measurement, for the machine
 #                  to be idle (others' work shows in the "others' CPU" column)
-set -euo pipefail
-
-die() { echo "bench-push: error: $*" >&2; exit 1; }
-say() { echo "bench-push: $*" >&2; }
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-cd "$root"
+BENCH=bench-push
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 scale=${SCALE:-100}
-runs=${RUNS:-5}
 noop_runs=${NOOP_RUNS:-20}
-limit=${LIMIT:-900}
-stowage=${STOWAGE:-build/stowage}
-[[ $scale =~ ^[1-9][0-9]*$ ]] || die "SCALE must be a positive integer (percent), not '$scale'"
-[[ $runs =~ ^[0-9]+$ ]] || die "RUNS must be a number, not '$runs'"
+percent SCALE "$scale"
 [[ $noop_runs =~ ^[0-9]+$ ]] || die "NOOP_RUNS must be a number, not '$noop_runs'"
 [[ $limit =~ ^[1-9][0-9]*$ ]] || die "LIMIT must be a number of seconds, not '$limit'"
-((runs < 3)) && runs=3
-((runs > 10)) && runs=10
-((noop_runs < 10)) && noop_runs=10
-((noop_runs > 100)) && noop_runs=100
+clamp runs 3 10
+clamp noop_runs 10 100
 if [ "$scale" = 100 ]; then
   link=build/bench/large results=bench/PUSH-RESULTS.md
 else
   link=build/bench/large-s$scale results=build/bench/PUSH-RESULTS-s$scale.md
 fi
-[ -x "$stowage" ] || die "$stowage not found (run make)"
+need_stowage
 for t in nix-build nix-store docker-registry skopeo curl jq python3 timeout awk find xargs; do
   command -v "$t" >/dev/null || die "$t not found (run make setup; docker-registry and skopeo come from apt)"
 done

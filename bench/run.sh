@@ -13,28 +13,18 @@
 #   LIMIT=900    seconds any one measurement (all its runs) may take
 #   QUIET_WAIT=60  seconds to wait, before each measurement, for the machine
 #                to be idle (others' work shows in the "others' CPU" column)
-set -euo pipefail
-
-die() { echo "bench: error: $*" >&2; exit 1; }
-say() { echo "bench: $*" >&2; }
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-cd "$root"
+BENCH=bench
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 scale=${SCALE:-100}
-runs=${RUNS:-5}
-limit=${LIMIT:-900}
-stowage=${STOWAGE:-build/stowage}
-[[ $scale =~ ^[1-9][0-9]*$ ]] || die "SCALE must be a positive integer (percent), not '$scale'"
-[[ $runs =~ ^[0-9]+$ ]] || die "RUNS must be a number, not '$runs'"
-((runs < 3)) && runs=3
-((runs > 20)) && runs=20
+percent SCALE "$scale"
+clamp runs 3 20
 if [ "$scale" = 100 ]; then
   link=build/bench/large results=bench/RESULTS.md
 else
   link=build/bench/large-s$scale results=build/bench/RESULTS-s$scale.md
 fi
-[ -x "$stowage" ] || die "$stowage not found (run make)"
+need_stowage
 for t in nix-build nix-store nix openssl jq timeout awk find xargs; do
   command -v "$t" >/dev/null || die "$t not found (run make setup)"
 done
