@@ -121,15 +121,15 @@ out:
 int stw_closure_cache_get(struct stw_graph **out, const char *cache_dir, const char *store_dir,
 			  char *const *paths, size_t count)
 {
-	struct buf path, json;
+	struct buf path, text;
 	struct stw_graph *g = NULL;
 	int hit = 0;
 
 	*out = NULL;
 	buf_init(&path);
-	buf_init(&json);
+	buf_init(&text);
 	if (!cache_dir || !count || entry_path(&path, cache_dir, store_dir, paths, count) < 0 ||
-	    buf_read_file(&json, path.data, MAX_ENTRY) < 0 || parse_entry(&g, json.data) < 0 || !all_exist(g))
+	    buf_read_file(&text, path.data, MAX_ENTRY) < 0 || parse_entry(&g, text.data) < 0 || !all_exist(g))
 		goto out;
 	*out = g;
 	g = NULL;
@@ -139,7 +139,7 @@ out:
 		stw_error("%s", ""); /* a miss is no error */
 	stw_graph_free(g);
 	buf_release(&path);
-	buf_release(&json);
+	buf_release(&text);
 	return hit;
 }
 
